@@ -1,0 +1,43 @@
+//! The deployment: loading, validating and naming what is wrong.
+
+mod model;
+pub mod options;
+mod validate;
+
+pub use model::*;
+
+use anyhow::{anyhow, bail, Result};
+
+/// Parses and validates a `nix2dream/v1` deployment. Errors name the field,
+/// e.g. `services.web.ports.http.port: invalid value: integer 70000, expected u16`.
+pub fn from_json(text: &str) -> Result<Deployment> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| anyhow!("not valid JSON: {e}"))?;
+    from_value(value)
+}
+
+pub fn from_value(value: serde_json::Value) -> Result<Deployment> {
+    match value.get("schema") {
+        Some(serde_json::Value::String(s)) if s == SCHEMA => {}
+        Some(other) => bail!("schema: expected \"{SCHEMA}\", found {other}"),
+        None => bail!("schema: missing; this input must say \"schema\": \"{SCHEMA}\""),
+    }
+    let mut deployment: Deployment = serde_path_to_error::deserialize(&value).map_err(|e| {
+        let path = e.path().to_string();
+        anyhow!("{}: {}", if path == "." { "(top level)".into() } else { path }, e.inner())
+    })?;
+    for (name, service) in deployment.services.iter_mut() {
+        if service.options_set.is_none() {
+            let object = value["services"][name].as_object().cloned().unwrap_or_default();
+            service.options_set = Some(options::options_present(&object));
+        }
+    }
+    validate::check(&deployment)?;
+    Ok(deployment)
+}
+
+impl Service {
+    pub fn options_set(&self) -> &[String] {
+        self.options_set.as_deref().unwrap_or_default()
+    }
+}

@@ -1,0 +1,189 @@
+//! The `nix2dream/v1` deployment, as serde reads it (docs/deployment-json.md).
+//! Unknown fields are errors, so a typo is named instead of ignored.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub const SCHEMA: &str = "nix2dream/v1";
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Deployment {
+    pub schema: String,
+    pub name: String,
+    pub services: BTreeMap<String, Service>,
+    #[serde(default)]
+    pub settings: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    pub ignore_unsupported: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Service {
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub package: Option<String>,
+    pub process: Process,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub path: Vec<String>,
+    #[serde(default)]
+    pub working_directory: Option<String>,
+    #[serde(default)]
+    pub pre_start: Option<String>,
+    #[serde(default)]
+    pub config_data: BTreeMap<String, ConfigData>,
+    #[serde(default)]
+    pub volumes: BTreeMap<String, Volume>,
+    #[serde(default)]
+    pub ports: BTreeMap<String, Port>,
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub group: Option<String>,
+    #[serde(default)]
+    pub depends_on: BTreeMap<String, Dependency>,
+    #[serde(default)]
+    pub healthcheck: Option<Healthcheck>,
+    #[serde(default)]
+    pub restart: Restart,
+    #[serde(default)]
+    pub resources: Resources,
+    #[serde(default = "one")]
+    pub replicas: u32,
+    #[serde(default)]
+    pub managers: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    pub ignore_unsupported: Vec<String>,
+    /// None when the input did not say; the loader then derives it.
+    #[serde(default)]
+    pub options_set: Option<Vec<String>>,
+    #[serde(default)]
+    pub closure_roots: Vec<String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Process {
+    pub argv: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigData {
+    #[serde(default)]
+    pub path: Option<String>,
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub source: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Volume {
+    pub path: String,
+    #[serde(default = "yes")]
+    pub persistent: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    #[default]
+    Tcp,
+    Udp,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Port {
+    pub port: u16,
+    #[serde(default)]
+    pub protocol: Protocol,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Condition {
+    #[default]
+    Started,
+    Healthy,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Dependency {
+    #[serde(default)]
+    pub condition: Condition,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Healthcheck {
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    #[serde(default)]
+    pub http: Option<HttpProbe>,
+    #[serde(default = "ten")]
+    pub interval: u32,
+    #[serde(default = "five")]
+    pub timeout: u32,
+    #[serde(default = "three")]
+    pub retries: u32,
+    #[serde(default)]
+    pub start_period: u32,
+}
+
+fn ten() -> u32 {
+    10
+}
+fn five() -> u32 {
+    5
+}
+fn three() -> u32 {
+    3
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpProbe {
+    pub port: u16,
+    #[serde(default = "root")]
+    pub path: String,
+}
+
+fn root() -> String {
+    "/".to_owned()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+pub enum Restart {
+    #[serde(rename = "no")]
+    Never,
+    #[default]
+    #[serde(rename = "on-failure")]
+    OnFailure,
+    #[serde(rename = "always")]
+    Always,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Resources {
+    #[serde(default)]
+    pub cpus: Option<f64>,
+    #[serde(default, rename = "memoryMiB")]
+    pub memory_mib: Option<u64>,
+}

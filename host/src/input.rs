@@ -1,0 +1,25 @@
+//! Reading the command's INPUT: a deployment JSON file, or a `.nix` file
+//! evaluated through Nix.
+
+use crate::deployment::{self, Deployment};
+use anyhow::{Context, Result};
+use std::path::Path;
+
+pub fn is_nix(input: &Path) -> bool {
+    input.extension().is_some_and(|e| e == "nix") || input.is_dir()
+}
+
+/// The deployment JSON value an input stands for (evaluating `.nix` files).
+pub fn json_of(input: &Path, nixpkgs: Option<&Path>) -> Result<serde_json::Value> {
+    if is_nix(input) {
+        crate::evaluate::evaluate_file(input, nixpkgs)
+    } else {
+        let text = std::fs::read_to_string(input).with_context(|| format!("cannot read {}", input.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("{}: not valid JSON", input.display()))
+    }
+}
+
+pub fn load(input: &Path, nixpkgs: Option<&Path>) -> Result<Deployment> {
+    let value = json_of(input, nixpkgs)?;
+    deployment::from_value(value).with_context(|| format!("invalid deployment {}", input.display()))
+}

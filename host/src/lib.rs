@@ -1,0 +1,14 @@
+//! nix2dream: render a Nix-defined deployment for any service manager through
+//! sandboxed WebAssembly plugins.
+//!
+//! Layers: [`evaluate`] (Nix → JSON) → [`deployment`] (load + validate) →
+//! [`plugin`] (sandboxed render) → [`capability`] (ignored options) →
+//! [`output`] (atomic writes under `--out`).
+
+pub mod capability;
+pub mod deployment;
+pub mod evaluate;
+pub mod input;
+pub mod output;
+pub mod plugin;
+pub mod render;

@@ -1,0 +1,45 @@
+//! Artifact paths: relative, `/`-separated, nothing that climbs out.
+
+use anyhow::{bail, Result};
+use std::path::PathBuf;
+
+/// The file where the host records what it wrote (so it only ever deletes its own files).
+pub const MANIFEST: &str = ".nix2dream-manifest.json";
+
+/// Checks a path a plugin asked for and returns it as a relative `PathBuf`.
+pub fn checked(path: &str) -> Result<PathBuf> {
+    if path.is_empty() {
+        bail!("empty path");
+    }
+    if path.starts_with('/') {
+        bail!("{path:?} is absolute; artifact paths must be relative to the output directory");
+    }
+    if path.contains('\\') || path.contains('\0') {
+        bail!("{path:?} contains a backslash or NUL byte");
+    }
+    let mut out = PathBuf::new();
+    for part in path.split('/') {
+        match part {
+            ".." => bail!("{path:?} climbs out of the output directory with `..`"),
+            "" | "." => bail!("{path:?} has an empty or `.` component"),
+            _ => out.push(part),
+        }
+    }
+    if path == MANIFEST || path.ends_with(".nix2dream-tmp") {
+        bail!("{path:?} is reserved for nix2dream's own bookkeeping");
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::checked;
+
+    #[test]
+    fn escaping_paths_are_refused() {
+        for bad in ["", "/etc/passwd", "../x", "a/../../x", "a//b", "./a", "a\\b", ".nix2dream-manifest.json"] {
+            assert!(checked(bad).is_err(), "{bad:?} accepted");
+        }
+        assert_eq!(checked("bin/web").unwrap(), std::path::Path::new("bin/web"));
+    }
+}

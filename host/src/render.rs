@@ -1,0 +1,88 @@
+//! One render: every plugin over the deployment, with capability checks and
+//! diagnostics, producing the files to write. Nothing touches the disk here.
+
+use crate::capability;
+use crate::deployment::Deployment;
+use crate::output::{paths, OutFile};
+use crate::plugin::{Artifact, Plugin, Severity};
+use anyhow::{bail, Result};
+
+pub struct Options {
+    pub strict: bool,
+    pub allow_unsupported: Vec<String>,
+}
+
+/// A message for the user, already naming plugin, service and option.
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub severity: Severity,
+    pub text: String,
+}
+
+pub struct Outcome {
+    pub files: Vec<OutFile>,
+    pub messages: Vec<Message>,
+}
+
+fn diagnostic_text(plugin: &Plugin, d: &crate::plugin::Diagnostic) -> String {
+    let mut text = plugin.label();
+    if let Some(service) = &d.service {
+        text += &format!(": service {service:?}");
+    }
+    if let Some(option) = &d.option_name {
+        text += &format!(": `{option}`");
+    }
+    format!("{text}: {}", d.message)
+}
+
+/// Renders `deployment` with each plugin. With one plugin its files go to the
+/// top of the output directory; with several, under `<plugin name>/`.
+pub fn render(deployment: &Deployment, plugins: &[Plugin], options: &Options) -> Result<Outcome> {
+    let mut files = Vec::new();
+    let mut messages = Vec::new();
+    let mut errors = Vec::new();
+    for plugin in plugins {
+        let ignored = capability::ignored_options(deployment, &plugin.info.supported_options, &options.allow_unsupported);
+        for item in &ignored {
+            let text = capability::describe(item, &plugin.label());
+            if options.strict {
+                errors.push(format!("{text} [--strict]"));
+            } else {
+                messages.push(Message { severity: Severity::Warning, text });
+            }
+        }
+        let rendered = match plugin.render(deployment)? {
+            Ok(rendered) => rendered,
+            Err(diagnostics) => {
+                errors.extend(diagnostics.iter().map(|d| diagnostic_text(plugin, d)));
+                if diagnostics.is_empty() {
+                    errors.push(format!("{}: render failed without saying why", plugin.label()));
+                }
+                continue;
+            }
+        };
+        for d in &rendered.diagnostics {
+            let text = diagnostic_text(plugin, d);
+            match d.severity {
+                Severity::Error => errors.push(text),
+                severity => messages.push(Message { severity, text }),
+            }
+        }
+        let prefix = if plugins.len() > 1 { format!("{}/", plugin.info.name) } else { String::new() };
+        for artifact in rendered.artifacts {
+            match artifact {
+                Artifact::File(f) => {
+                    if let Err(e) = paths::checked(&f.path) {
+                        errors.push(format!("{}: refused artifact path: {e}", plugin.label()));
+                        continue;
+                    }
+                    files.push(OutFile { path: prefix.clone() + &f.path, contents: f.contents, executable: f.executable });
+                }
+            }
+        }
+    }
+    if !errors.is_empty() {
+        bail!("render failed, nothing was written:\n  {}", errors.join("\n  "));
+    }
+    Ok(Outcome { files, messages })
+}

@@ -1,0 +1,51 @@
+# nix2dream's Nix entry point.
+#
+#   (import ./nix).evalServices {
+#     modules = [ ./services.nix ];
+#     lib = nixpkgs.lib;          # optional: defaults to <nixpkgs/lib>
+#     pkgs = import nixpkgs { };  # optional: the `pkgs` module argument
+#   }
+#
+# returns the normalized deployment (docs/deployment-json.md), ready for
+# `builtins.toJSON` or `nix-instantiate --eval --strict --json`.
+let
+  evalDeploymentModules =
+    {
+      modules,
+      lib ? import <nixpkgs/lib>,
+      pkgs ? null,
+      specialArgs ? { },
+    }:
+    lib.evalModules {
+      modules = [
+        ./modules/deployment.nix
+      ]
+      ++ lib.optional (pkgs != null) { config._module.args.pkgs = pkgs; }
+      ++ modules;
+      inherit specialArgs;
+    };
+in
+{
+  # The core modules, for use in another module system evaluation.
+  modules = {
+    deployment = ./modules/deployment.nix;
+    service = ./modules/service.nix;
+  };
+
+  # The raw `lib.evalModules` result (config, options, …), for inspection.
+  inherit evalDeploymentModules;
+
+  # The deployment JSON value. Throws "Failed assertions: …" listing every
+  # failed check.
+  evalServices =
+    args@{
+      modules,
+      lib ? import <nixpkgs/lib>,
+      pkgs ? null,
+      specialArgs ? { },
+    }:
+    let
+      n2d = import ./lib.nix { inherit lib; };
+    in
+    n2d.toDeployment (evalDeploymentModules (args // { inherit lib; }));
+}

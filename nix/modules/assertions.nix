@@ -1,0 +1,47 @@
+# `assertions` and `warnings`, as in NixOS: any module (the core ones or a
+# user's) may add to them. `evalServices` refuses to produce a deployment
+# while an assertion fails, and lists every failed one.
+{ lib, ... }:
+let
+  inherit (lib) mkOption types;
+in
+{
+  options = {
+    assertions = mkOption {
+      type = types.listOf (
+        types.submodule {
+          options = {
+            assertion = mkOption {
+              type = types.bool;
+              description = "Whether the check passed.";
+            };
+            message = mkOption {
+              type = types.str;
+              description = "What failed, naming the service and option, and what to do.";
+            };
+          };
+        }
+      );
+      internal = true;
+      default = [ ];
+      example = [
+        {
+          assertion = false;
+          message = "services.web.ports: web needs a port";
+        }
+      ];
+      description = ''
+        Checks that must hold for the deployment to be produced. Evaluation
+        fails with "Failed assertions:" followed by the message of every
+        failed one.
+      '';
+    };
+
+    warnings = mkOption {
+      type = types.listOf types.str;
+      internal = true;
+      default = [ ];
+      description = "Messages printed (to stderr) while evaluating the deployment.";
+    };
+  };
+}

@@ -1,0 +1,102 @@
+# Checks across services (dependencies, ports) and the collection of each
+# service's own assertions and warnings into the deployment's.
+{ lib, config, ... }:
+let
+  n2d = import ../lib.nix { inherit lib; };
+  services = config.services;
+  names = builtins.attrNames services;
+  known = if names == [ ] then "none" else lib.concatStringsSep ", " names;
+
+  # Dependencies that name another existing service.
+  deps =
+    s:
+    builtins.filter (d: d != s && services ? ${d}) (builtins.attrNames services.${s}.dependsOn);
+
+  # A dependency path from `from` back to `start`, or null. `seen` bounds it.
+  pathBack =
+    start: seen: from:
+    let
+      next = deps from;
+    in
+    if builtins.elem start next then
+      [ start ]
+    else
+      lib.findFirst (p: p != null) null (
+        map (d: if builtins.elem d seen then null else lib.mapNullable (p: [ d ] ++ p) (pathBack start (seen ++ [ d ]) d)) next
+      );
+
+  cycleOf =
+    s:
+    let
+      p = pathBack s [ s ] s;
+    in
+    if p == null then null else [ s ] ++ p;
+
+  # Each cycle is reported once, from its first service by name.
+  cycleAssertions = lib.concatMap (
+    s:
+    let
+      c = cycleOf s;
+    in
+    lib.optional (c != null && lib.all (m: s <= m) c) {
+      assertion = false;
+      message = "services.${s}.dependsOn: dependency cycle ${lib.concatStringsSep " -> " c}; remove one of these dependencies.";
+    }
+  ) names;
+
+  dependsOnAssertions = lib.concatMap (
+    s:
+    lib.concatMap (d: [
+      {
+        assertion = d != s;
+        message = "services.${s}.dependsOn.${lib.strings.escapeNixIdentifier d}: a service cannot depend on itself.";
+      }
+      {
+        assertion = d == s || services ? ${d};
+        message = "services.${s}.dependsOn.${lib.strings.escapeNixIdentifier d}: there is no service \"${d}\" (services: ${known}).";
+      }
+      {
+        assertion =
+          d == s
+          || !(services ? ${d})
+          || services.${s}.dependsOn.${d}.condition != "healthy"
+          || services.${d}.healthcheck != null;
+        message = "services.${s}.dependsOn.${lib.strings.escapeNixIdentifier d}.condition: \"healthy\" needs a healthcheck on services.${d}; add `services.${d}.healthcheck` or use condition \"started\".";
+      }
+    ]) (builtins.attrNames services.${s}.dependsOn)
+  ) names;
+
+  # Every published port, as "port/protocol" -> [ "services.a.ports.http" … ].
+  portUsers = lib.foldl' (
+    acc: u: acc // { ${u.key} = (acc.${u.key} or [ ]) ++ [ u.where ]; }
+  ) { } (
+    lib.concatMap (
+      s:
+      lib.mapAttrsToList (pname: p: {
+        key = "${toString p.port}/${p.protocol}";
+        where = "services.${s}.ports.${lib.strings.escapeNixIdentifier pname}";
+      }) services.${s}.ports
+    ) names
+  );
+
+  portAssertions = lib.mapAttrsToList (key: users: {
+    assertion = builtins.length users == 1;
+    message = "${builtins.head users}: port ${key} is also used by ${lib.concatStringsSep ", " (builtins.tail users)}; each port number and protocol may be used once.";
+  }) portUsers;
+in
+{
+  config = {
+    assertions = [
+      {
+        assertion = names != [ ];
+        message = "services: the deployment has no service; define at least one `services.<name>`.";
+      }
+    ]
+    ++ lib.concatMap (s: services.${s}.assertions) names
+    ++ dependsOnAssertions
+    ++ cycleAssertions
+    ++ portAssertions;
+
+    warnings = lib.concatMap (s: services.${s}.warnings) names;
+  };
+}

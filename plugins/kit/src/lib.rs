@@ -1,0 +1,68 @@
+//! The plugin kit: everything nix2dream manager plugins share, in one place.
+//!
+//! A plugin implements [`Manager`] and calls [`export_manager!`]:
+//!
+//! ```ignore
+//! struct Procfile;
+//! impl nix2dream_plugin_kit::Manager for Procfile { ... }
+//! nix2dream_plugin_kit::export_manager!(Procfile);
+//! ```
+
+pub mod diagnostics;
+pub mod shell;
+
+#[doc(hidden)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit/v0.1.0",
+        world: "manager",
+        pub_export_macro: true,
+        export_macro_name: "__export_manager_world",
+        default_bindings_module: "nix2dream_plugin_kit::bindings",
+    });
+}
+
+/// The WIT types, under short names.
+pub mod types {
+    pub use crate::bindings::exports::nix2dream::manager::plugin::*;
+}
+
+pub use types::{
+    Artifact, ConfigFile, Dependency, DependencyCondition, Deployment, Diagnostic, EnvVar,
+    FileContent, Healthcheck, PluginInfo, Port, Probe, Protocol, Rendered, Resources,
+    RestartPolicy, Service, Severity, Volume,
+};
+
+/// What a manager plugin implements. Both functions must be pure.
+pub trait Manager {
+    fn info() -> PluginInfo;
+    fn render(deployment: Deployment) -> Result<Rendered, Vec<Diagnostic>>;
+}
+
+/// Exports a [`Manager`] implementation as the component's `plugin` interface.
+#[macro_export]
+macro_rules! export_manager {
+    ($ty:ident) => {
+        #[doc(hidden)]
+        pub struct __Nix2dreamExport;
+        impl $crate::types::Guest for __Nix2dreamExport {
+            fn info() -> $crate::PluginInfo {
+                <$ty as $crate::Manager>::info()
+            }
+            fn render(
+                deployment: $crate::Deployment,
+            ) -> ::core::result::Result<$crate::Rendered, ::std::vec::Vec<$crate::Diagnostic>> {
+                <$ty as $crate::Manager>::render(deployment)
+            }
+        }
+        // Only a wasm build exports the component's functions: native builds
+        // (unit tests) cannot link symbol names such as `nix2dream:manager/plugin@0.1.0#info`.
+        #[cfg(target_arch = "wasm32")]
+        $crate::bindings::__export_manager_world!(__Nix2dreamExport with_types_in $crate::bindings);
+    };
+}
+
+/// A file artifact.
+pub fn file(path: impl Into<String>, contents: impl Into<Vec<u8>>, executable: bool) -> Artifact {
+    Artifact::File(types::File { path: path.into(), contents: contents.into(), executable })
+}

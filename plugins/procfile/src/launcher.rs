@@ -1,0 +1,180 @@
+//! The launcher script `<binDir>/<name>` of one service: POSIX `sh` that
+//! prepares what the service expects, then `exec`s its argv.
+//!
+//! Order, and why:
+//! 1. volumes and the working directory are created, the launcher `cd`s
+//!    into the working directory, config files are written: all with the
+//!    environment honcho/foreman gave (so a service `env.PATH` cannot hide
+//!    `mkdir` or `cp`);
+//! 2. `PORT_<NAME>`/`PORT` for `ports`, then `env`, then `path` entries
+//!    prepended to `PATH`;
+//! 3. `preStart` with `/bin/sh -ec`, in the working directory and with the
+//!    service's environment; its failure stops the launcher (`set -e`);
+//! 4. `exec` of argv, so the service gets the launcher's pid and signals.
+
+use nix2dream_plugin_kit::diagnostics::error;
+use nix2dream_plugin_kit::shell::{is_env_name, quote, quote_words};
+use nix2dream_plugin_kit::{Diagnostic, FileContent, Service};
+
+/// Shellcheck codes about literal data inside single quotes (`$` or a
+/// backtick in a value, a backslash before a closing quote, typographic
+/// quotes). The launcher single-quotes every piece of data on purpose.
+const DATA_ONLY_CHECKS: &str = "SC1003,SC1110,SC1111,SC1112,SC2016";
+
+/// Makes `s` safe inside a one-line `#` comment: control characters become
+/// spaces.
+pub fn comment_text(s: &str) -> String {
+    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+}
+
+/// The launcher script of `service`, or the errors that prevent writing one.
+pub fn render(deployment: &str, service: &Service) -> Result<String, Vec<Diagnostic>> {
+    let name = service.name.as_str();
+    let mut errors = Vec::new();
+    let mut err = |option: &str, message: String| errors.push(error(name, option, message));
+
+    // --- checks: everything that would make the script wrong or unrunnable.
+    match service.argv.first() {
+        None => err("process.argv", "process.argv is empty: there is no command to run".into()),
+        Some(cmd) if cmd.is_empty() => err("process.argv", "process.argv[0] (the command) is empty".into()),
+        Some(cmd) if cmd.starts_with('-') => err(
+            "process.argv",
+            format!("process.argv[0] {cmd:?} starts with '-': sh's exec would take it for an option; give a path such as ./{cmd}"),
+        ),
+        Some(_) => {}
+    }
+    if service.argv.iter().any(|a| a.contains('\0')) {
+        err("process.argv", "process.argv contains a NUL character, which no program can receive".into());
+    }
+    for var in &service.env {
+        if !is_env_name(&var.name) {
+            err("env", format!("{:?} is not a valid environment variable name ([A-Za-z_][A-Za-z0-9_]*)", var.name));
+        }
+        if var.value.contains('\0') {
+            err("env", format!("the value of {} contains a NUL character", var.name));
+        }
+    }
+    for entry in &service.path {
+        if entry.is_empty() || entry.contains(':') || entry.contains('\0') {
+            err("path", format!("path entry {entry:?} cannot go on PATH (it is empty or contains ':' or NUL)"));
+        }
+    }
+    if let Some(dir) = &service.working_directory {
+        if !dir.starts_with('/') || dir.contains('\0') {
+            err("workingDirectory", format!("workingDirectory {dir:?} must be an absolute path"));
+        }
+    }
+    for volume in &service.volumes {
+        if !volume.path.starts_with('/') || volume.path.contains('\0') {
+            err("volumes", format!("volume {:?}: path {:?} must be an absolute path", volume.name, volume.path));
+        }
+    }
+    for file in &service.config_files {
+        if file.path.is_empty() || file.path.ends_with('/') || file.path.contains('\0') {
+            err("configData", format!("configData {:?}: path {:?} does not name a file", file.name, file.path));
+        }
+        match &file.content {
+            FileContent::Text(text) if text.contains('\0') => err(
+                "configData",
+                format!("configData {:?}: text contains a NUL character; use source for binary files", file.name),
+            ),
+            FileContent::Source(src) if src.is_empty() || src.contains('\0') => {
+                err("configData", format!("configData {:?}: source {src:?} is not a path", file.name))
+            }
+            _ => {}
+        }
+    }
+    if service.pre_start.as_deref().is_some_and(|s| s.contains('\0')) {
+        err("preStart", "preStart contains a NUL character".into());
+    }
+    let port_vars = match crate::ports::env_vars(name, &service.ports) {
+        Ok(vars) => vars,
+        Err(mut port_errors) => {
+            errors.append(&mut port_errors);
+            Vec::new()
+        }
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+
+    // --- the script.
+    let mut s = String::new();
+    let mut line = |text: &str| {
+        s.push_str(text);
+        s.push('\n');
+    };
+    line("#!/bin/sh");
+    line(&format!("# Launcher of service {name} of deployment {}.", comment_text(deployment)));
+    line("# Generated by nix2dream's procfile manager: edit the deployment, not this file.");
+    line("# Data below is single-quoted on purpose, so shellcheck's notes about it do not apply:");
+    line(&format!("# shellcheck disable={DATA_ONLY_CHECKS}"));
+    if let Some(description) = &service.description {
+        line("#");
+        // `# | ` keeps a description line from ever reading as a shellcheck directive.
+        for text in description.lines() {
+            line(format!("# | {}", comment_text(text)).trim_end());
+        }
+    }
+    line("set -eu");
+
+    if !service.volumes.is_empty() {
+        line("");
+        line("# volumes");
+        for volume in &service.volumes {
+            line(&format!("mkdir -p -- {}", quote(&volume.path)));
+        }
+    }
+    if let Some(dir) = &service.working_directory {
+        line("");
+        line("# workingDirectory");
+        line(&format!("mkdir -p -- {}", quote(dir)));
+        line(&format!("cd -- {}", quote(dir)));
+    }
+    if !service.config_files.is_empty() {
+        line("");
+        line("# configData (relative paths are relative to the working directory)");
+        for file in &service.config_files {
+            let target = quote(&file.path);
+            if let Some((parent, _)) = file.path.rsplit_once('/') {
+                if !parent.is_empty() {
+                    line(&format!("mkdir -p -- {}", quote(parent)));
+                }
+            }
+            // Removed first: a copy from the Nix store is read-only, and
+            // the next start must be able to replace it.
+            line(&format!("rm -f -- {target}"));
+            match &file.content {
+                FileContent::Text(text) => line(&format!("printf '%s' {} > {target}", quote(text))),
+                FileContent::Source(src) => line(&format!("cp -- {} {target}", quote(src))),
+            }
+        }
+    }
+
+    let has_env = !port_vars.is_empty() || !service.env.is_empty() || !service.path.is_empty();
+    if has_env {
+        line("");
+        line("# environment: ports, env, then path");
+    }
+    for (var, value) in &port_vars {
+        line(&format!("export {var}={}", quote(value)));
+    }
+    for var in &service.env {
+        line(&format!("export {}={}", var.name, quote(&var.value)));
+    }
+    if !service.path.is_empty() {
+        let dirs: Vec<String> =
+            service.path.iter().map(|entry| quote(&format!("{}/bin", entry.trim_end_matches('/')))).collect();
+        line(&format!("export PATH={}${{PATH:+:$PATH}}", dirs.join(":")));
+    }
+
+    if let Some(script) = &service.pre_start {
+        line("");
+        line("# preStart");
+        line(&format!("/bin/sh -ec {} {}", quote(script), quote(&format!("{name} preStart"))));
+    }
+
+    line("");
+    line(&format!("exec {}", quote_words(&service.argv)));
+    Ok(s)
+}

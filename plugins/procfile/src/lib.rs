@@ -1,0 +1,115 @@
+//! nix2dream's procfile manager: a `Procfile` for honcho or foreman, and one
+//! POSIX `sh` launcher script per service that sets up what the service
+//! expects (volumes, working directory, config files, environment, preStart)
+//! and then `exec`s its command.
+//!
+//! Services appear in the Procfile sorted by name, so the output does not
+//! depend on the order the host lists them in.
+
+mod launcher;
+mod ports;
+mod procfile;
+mod settings;
+
+use nix2dream_plugin_kit::diagnostics::deployment_error;
+use nix2dream_plugin_kit::{file, Deployment, Diagnostic, Manager, PluginInfo, Rendered, Severity};
+
+/// The core options this manager honours; every other option a service sets
+/// gets the host's "unsupported" warning.
+pub const SUPPORTED_OPTIONS: &[&str] =
+    &["description", "process.argv", "env", "path", "workingDirectory", "preStart", "configData", "volumes", "ports"];
+
+const USAGE: &str = "\
+Run from the output directory (the Procfile's commands are relative to it):
+  cd OUT && honcho start        (or: cd OUT && foreman start)
+One service: cd OUT && honcho start NAME, or run OUT/bin/NAME directly.
+Each service runs OUT/<binDir>/<name> (binDir defaults to bin), which creates the volumes and \
+the working directory, writes the configData files, exports PORT_<NAME>=<port> for every \
+declared port (and PORT when there is exactly one, replacing the port honcho/foreman would pick), \
+then env, puts each path entry's bin/ first on PATH, runs preStart with /bin/sh -e and execs \
+process.argv. Relative configData paths are relative to the working directory, or to OUT when \
+workingDirectory is unset. Settings: settings.procfile.binDir (launcher directory); \
+managers.procfile.enable = false leaves a service out.";
+
+/// The procfile manager.
+pub struct Procfile;
+
+impl Manager for Procfile {
+    fn info() -> PluginInfo {
+        PluginInfo {
+            name: "procfile".to_owned(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            description: "A Procfile for honcho or foreman, with one POSIX sh launcher script per service.".to_owned(),
+            supported_options: SUPPORTED_OPTIONS.iter().map(|o| (*o).to_owned()).collect(),
+            settings_schema: settings::SCHEMA.to_owned(),
+            usage: USAGE.to_owned(),
+        }
+    }
+
+    fn render(deployment: Deployment) -> Result<Rendered, Vec<Diagnostic>> {
+        let mut errors = Vec::new();
+        let bin_dir = match settings::deployment(&deployment.settings_json) {
+            Ok(s) => s.bin_dir,
+            Err(mut e) => {
+                errors.append(&mut e);
+                settings::DEFAULT_BIN_DIR.to_owned()
+            }
+        };
+
+        let mut services: Vec<_> = deployment.services.iter().collect();
+        services.sort_by(|a, b| a.name.cmp(&b.name));
+
+        let mut names = Vec::new();
+        let mut artifacts = Vec::new();
+        for (i, service) in services.iter().enumerate() {
+            let name = service.name.as_str();
+            if !procfile::is_process_name(name) {
+                errors.push(Diagnostic {
+                    severity: Severity::Error,
+                    service: Some(name.to_owned()),
+                    option_name: None,
+                    message: format!(
+                        "service name {name:?} cannot be a Procfile process name (allowed: letters, digits, '_', '-')"
+                    ),
+                });
+                continue;
+            }
+            if i > 0 && services[i - 1].name == service.name {
+                errors.push(deployment_error(format!("service {name:?} appears twice")));
+                continue;
+            }
+            match settings::service(name, &service.settings_json) {
+                Ok(s) if !s.enable => continue,
+                Ok(_) => {}
+                Err(mut e) => {
+                    errors.append(&mut e);
+                    continue;
+                }
+            }
+            match launcher::render(&deployment.name, service) {
+                Ok(script) => {
+                    artifacts.push(file(format!("{bin_dir}/{name}"), script, true));
+                    names.push(name);
+                }
+                Err(mut e) => errors.append(&mut e),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+
+        let mut diagnostics = Vec::new();
+        if names.is_empty() {
+            diagnostics.push(Diagnostic {
+                severity: Severity::Warning,
+                service: None,
+                option_name: None,
+                message: "every service has managers.procfile.enable = false: the Procfile is empty".to_owned(),
+            });
+        }
+        artifacts.insert(0, file(procfile::FILE_NAME, procfile::render(&deployment.name, &bin_dir, &names), false));
+        Ok(Rendered { artifacts, diagnostics })
+    }
+}
+
+nix2dream_plugin_kit::export_manager!(Procfile);

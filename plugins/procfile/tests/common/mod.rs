@@ -1,0 +1,255 @@
+//! Test helpers: build `Deployment`s in Rust, render them, write the result
+//! to a temporary directory and run it.
+#![allow(dead_code)]
+
+use nix2dream_plugin_kit::{
+    Artifact, ConfigFile, Deployment, Diagnostic, EnvVar, FileContent, Manager, Port, Protocol, Rendered, Resources,
+    RestartPolicy, Service, Severity, Volume,
+};
+use nix2dream_procfile::Procfile;
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// A service with only argv set; the rest is the deployment format's defaults.
+pub fn service(name: &str, argv: &[&str]) -> Service {
+    Service {
+        name: name.to_owned(),
+        description: None,
+        argv: argv.iter().map(|s| (*s).to_owned()).collect(),
+        env: Vec::new(),
+        path: Vec::new(),
+        working_directory: None,
+        pre_start: None,
+        config_files: Vec::new(),
+        volumes: Vec::new(),
+        ports: Vec::new(),
+        user: None,
+        group: None,
+        depends_on: Vec::new(),
+        healthcheck: None,
+        restart: RestartPolicy::OnFailure,
+        resources: Resources { cpus: None, memory_mib: None },
+        replicas: 1,
+        options_set: vec!["process.argv".to_owned()],
+        settings_json: String::new(),
+        closure_roots: Vec::new(),
+    }
+}
+
+/// Chainable setters for the options tests use.
+pub trait ServiceExt: Sized {
+    fn with(self, f: impl FnOnce(&mut Service)) -> Self;
+    fn env(self, name: &str, value: &str) -> Self {
+        self.with(|s| s.env.push(EnvVar { name: name.into(), value: value.into() }))
+    }
+    fn path_entry(self, dir: &str) -> Self {
+        self.with(|s| s.path.push(dir.into()))
+    }
+    fn working_directory(self, dir: &str) -> Self {
+        self.with(|s| s.working_directory = Some(dir.into()))
+    }
+    fn pre_start(self, script: &str) -> Self {
+        self.with(|s| s.pre_start = Some(script.into()))
+    }
+    fn text_file(self, name: &str, path: &str, text: &str) -> Self {
+        self.with(|s| {
+            s.config_files.push(ConfigFile {
+                name: name.into(),
+                path: path.into(),
+                content: FileContent::Text(text.into()),
+            })
+        })
+    }
+    fn source_file(self, name: &str, path: &str, source: &str) -> Self {
+        self.with(|s| {
+            s.config_files.push(ConfigFile {
+                name: name.into(),
+                path: path.into(),
+                content: FileContent::Source(source.into()),
+            })
+        })
+    }
+    fn volume(self, name: &str, path: &str) -> Self {
+        self.with(|s| s.volumes.push(Volume { name: name.into(), path: path.into(), persistent: true }))
+    }
+    fn port(self, name: &str, port: u16) -> Self {
+        self.with(|s| s.ports.push(Port { name: name.into(), port, protocol: Protocol::Tcp }))
+    }
+    fn description(self, text: &str) -> Self {
+        self.with(|s| s.description = Some(text.into()))
+    }
+    fn settings(self, json: &str) -> Self {
+        self.with(|s| s.settings_json = json.into())
+    }
+}
+
+impl ServiceExt for Service {
+    fn with(mut self, f: impl FnOnce(&mut Service)) -> Self {
+        f(&mut self);
+        self
+    }
+}
+
+pub fn deployment(services: Vec<Service>) -> Deployment {
+    Deployment { name: "demo".to_owned(), services, settings_json: String::new() }
+}
+
+pub fn render(d: Deployment) -> Result<Rendered, Vec<Diagnostic>> {
+    <Procfile as Manager>::render(d)
+}
+
+/// Renders and expects success.
+pub fn render_ok(d: Deployment) -> Rendered {
+    match render(d) {
+        Ok(r) => r,
+        Err(e) => panic!("render failed: {e:#?}"),
+    }
+}
+
+/// Renders and expects failure; returns the error diagnostics.
+pub fn render_err(d: Deployment) -> Vec<Diagnostic> {
+    match render(d) {
+        Ok(r) => panic!("render succeeded, expected errors: {:#?}", files(&r).keys().collect::<Vec<_>>()),
+        Err(e) => {
+            assert!(!e.is_empty());
+            assert!(e.iter().all(|d| d.severity == Severity::Error), "{e:#?}");
+            e
+        }
+    }
+}
+
+/// path → (contents, executable).
+pub fn files(r: &Rendered) -> BTreeMap<String, (Vec<u8>, bool)> {
+    r.artifacts
+        .iter()
+        .map(|a| match a {
+            Artifact::File(f) => (f.path.clone(), (f.contents.clone(), f.executable)),
+        })
+        .collect()
+}
+
+pub fn text(r: &Rendered, path: &str) -> String {
+    let files = files(r);
+    let (bytes, _) = files.get(path).unwrap_or_else(|| panic!("no {path} in {:?}", files.keys().collect::<Vec<_>>()));
+    String::from_utf8(bytes.clone()).unwrap()
+}
+
+/// A directory under the system temp dir, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("nix2dream-procfile-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+    pub fn str(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+    pub fn join(&self, p: &str) -> PathBuf {
+        self.0.join(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        // Read-only copies may sit in it: make everything writable first.
+        let _ = Command::new("chmod").arg("-R").arg("u+w").arg(&self.0).status();
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Writes the artifacts under `out`, with the executable bit where asked.
+pub fn write_out(r: &Rendered, out: &Path) {
+    for (path, (contents, executable)) in files(r) {
+        let target = out.join(&path);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::write(&target, contents).unwrap();
+        let mode = if executable { 0o755 } else { 0o644 };
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+}
+
+/// Runs `./bin/<name>` from `out` (as honcho would) with extra env vars.
+pub fn run_launcher(out: &Path, name: &str, env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(format!("./bin/{name}"));
+    cmd.current_dir(out);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("the launcher runs")
+}
+
+/// An argv whose process writes, into `$DUMP_DIR`: its arguments (`argv`,
+/// NUL-separated), its environment (`env`, NUL-separated) and its working
+/// directory (`pwd`). Extra arguments follow.
+pub fn dump_argv<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut argv = vec![
+        "/bin/sh",
+        "-c",
+        r#"printf '%s\0' "$@" > "$DUMP_DIR/argv"; env -0 > "$DUMP_DIR/env"; pwd -P > "$DUMP_DIR/pwd""#,
+        "dump",
+    ];
+    argv.extend_from_slice(extra);
+    argv
+}
+
+pub fn read_nul_list(path: &Path) -> Vec<String> {
+    let text = String::from_utf8(std::fs::read(path).unwrap()).unwrap();
+    text.split_terminator('\0').map(str::to_owned).collect()
+}
+
+pub fn read_env(path: &Path) -> BTreeMap<String, String> {
+    read_nul_list(path)
+        .into_iter()
+        .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+        .collect()
+}
+
+pub fn assert_success(out: &Output) {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Strings that break naive quoting.
+pub const HOSTILE: &[&str] = &[
+    "plain",
+    "with space",
+    "it's",
+    "\"double\"",
+    "$HOME",
+    "${x:-y}",
+    "`id`",
+    "$(id)",
+    "back\\slash",
+    "trailing\\",
+    "\\'",
+    "line\nbreak",
+    "trailing newline\n",
+    "",
+    "*",
+    "a;b|c&d",
+    "-n",
+    "~",
+    "tab\there",
+    "‘curly’ “quotes”",
+    "#not a comment",
+    "!bang",
+    "{a,b}",
+    "é ünïcødé",
+    "EOF",
+];

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs, only what is missing: the Debian WASM
+# toolchain (when no rustup wasm32 target exists), Nix, shellcheck, and the
+# honcho Procfile runner. Needs root (or sudo) for apt; says what to install
+# otherwise.
+set -euo pipefail
+
+apt_missing=()
+need_cmd() { command -v "$1" >/dev/null 2>&1 || apt_missing+=("$2"); }
+
+if ! { command -v rustup >/dev/null && rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; }; then
+  [ -x /usr/bin/rustc ] && /usr/bin/rustc --version | grep -q . || apt_missing+=(rustc-web)
+  [ -x /usr/bin/cargo ] || apt_missing+=(cargo-web)
+  [ -f "$(/usr/bin/rustc --print sysroot 2>/dev/null)/lib/rustlib/src/rust/library/Cargo.lock" ] || apt_missing+=(rust-web-src)
+  ls /usr/lib/llvm-2[0-9]/bin/wasm-ld >/dev/null 2>&1 || apt_missing+=(lld-22)
+fi
+need_cmd nix-instantiate nix-bin
+need_cmd shellcheck shellcheck
+need_cmd python3 python3
+
+if [ ${#apt_missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  if [ -n "$sudo" ] && ! command -v sudo >/dev/null; then
+    echo "install-deps: missing Debian packages: ${apt_missing[*]} (run as root: apt-get install ${apt_missing[*]})" >&2
+    exit 1
+  fi
+  echo "install-deps: apt-get install ${apt_missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${apt_missing[@]}" >/dev/null
+fi
+
+if ! command -v honcho >/dev/null 2>&1; then
+  echo "install-deps: pip install honcho" >&2
+  python3 -m pip install -q honcho 2>/dev/null || python3 -m pip install -q --break-system-packages honcho
+fi
+# pyenv shims need a rehash to see new console scripts.
+if command -v pyenv >/dev/null 2>&1; then pyenv rehash 2>/dev/null || true; fi
+command -v honcho >/dev/null || { echo "install-deps: honcho is installed but not on PATH" >&2; exit 1; }

@@ -1,0 +1,71 @@
+//! A plugin that misbehaves on purpose, so the tests can prove the host's
+//! sandbox holds. `settings.hostile` in the deployment picks the behaviour:
+//!
+//! - `{"behaviour": "files", "files": {"path": "contents", ...}}` writes those files
+//!   (relative, absolute, `..`: whatever the test asks for)
+//! - `"loop"` never returns; `"memory"` allocates without end; `"stack"` recurses without end
+//! - `"huge-output", "mib": N` returns one file of N MiB
+//! - `"panic"` panics (a trap); `"refuse"` returns an error diagnostic
+
+use nix2dream_plugin_kit::{diagnostics, file, Deployment, Diagnostic, Manager, PluginInfo, Rendered};
+
+struct Hostile;
+
+#[inline(never)]
+#[allow(unconditional_recursion)] // on purpose: the stack limit must stop it
+fn recurse(depth: u64) -> u64 {
+    let frame = std::hint::black_box([depth; 64]);
+    recurse(depth + 1) + frame[7]
+}
+
+impl Manager for Hostile {
+    fn info() -> PluginInfo {
+        PluginInfo {
+            name: "hostile".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            description: "test plugin that misbehaves on request".into(),
+            supported_options: vec!["process.argv".into()],
+            settings_schema: String::new(),
+            usage: String::new(),
+        }
+    }
+
+    fn render(deployment: Deployment) -> Result<Rendered, Vec<Diagnostic>> {
+        let settings = diagnostics::parse_settings(&deployment.settings_json, None).map_err(|d| vec![d])?;
+        let behaviour = settings["behaviour"].as_str().unwrap_or("files").to_owned();
+        let mut artifacts = Vec::new();
+        match behaviour.as_str() {
+            "files" => {
+                for (path, contents) in settings["files"].as_object().into_iter().flatten() {
+                    artifacts.push(file(path.clone(), contents.as_str().unwrap_or_default(), false));
+                }
+            }
+            "loop" => {
+                let mut n: u64 = 0;
+                loop {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+            }
+            "memory" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![1u8; 1 << 20]);
+                    std::hint::black_box(&hoard);
+                }
+            }
+            "stack" => {
+                std::hint::black_box(recurse(0));
+            }
+            "huge-output" => {
+                let mib = settings["mib"].as_u64().unwrap_or(100) as usize;
+                artifacts.push(file("huge", vec![b'x'; mib << 20], false));
+            }
+            "panic" => panic!("hostile plugin panics on purpose"),
+            "refuse" => return Err(vec![diagnostics::error("web", "process.argv", "refused on purpose")]),
+            other => return Err(vec![diagnostics::deployment_error(format!("unknown behaviour {other:?}"))]),
+        }
+        Ok(Rendered { artifacts, diagnostics: Vec::new() })
+    }
+}
+
+nix2dream_plugin_kit::export_manager!(Hostile);

@@ -1,0 +1,125 @@
+//! Helpers shared by the end-to-end tests. They drive the `nix2dream` built by
+//! `./x build` (found through `NIX2DREAM_DIST`), like a user would.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+}
+
+fn env_dir(var: &str, what: &str) -> PathBuf {
+    let dir = std::env::var_os(var)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| panic!("{var} is not set: run the tests with `./x test`, which builds {what} first"));
+    assert!(dir.is_dir(), "{var}={} does not exist: run `./x build`", dir.display());
+    dir
+}
+
+/// The `dist/` directory of `./x build`.
+pub fn dist() -> PathBuf {
+    env_dir("NIX2DREAM_DIST", "the host and bundled plugins")
+}
+
+/// A hostile test plugin's component (built by `./x build` from tests/plugins/).
+pub fn test_plugin(name: &str) -> PathBuf {
+    env_dir("NIX2DREAM_TEST_PLUGINS", "the test plugins").join(format!("{name}.wasm"))
+}
+
+pub fn bundled_plugin(name: &str) -> PathBuf {
+    dist().join(format!("lib/nix2dream/plugins/{name}.wasm"))
+}
+
+/// The built `nix2dream`, with a cache directory private to the test suite
+/// and no user plugin path.
+pub fn nix2dream() -> Command {
+    let mut cmd = Command::new(dist().join("bin/nix2dream"));
+    cmd.env("NIX2DREAM_CACHE_DIR", repo_root().join("target/test-cache"))
+        .env_remove("NIX2DREAM_PLUGIN_PATH")
+        .env_remove("NIX2DREAM_BUNDLED_PLUGINS");
+    cmd
+}
+
+/// A finished command, its output as text.
+pub struct Run {
+    pub ok: bool,
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            ok: o.status.success(),
+            code: o.status.code(),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+pub fn run(cmd: &mut Command) -> Run {
+    cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}")).into()
+}
+
+/// Writes a deployment JSON with these services (a JSON object) and top-level extras.
+pub fn write_deployment(dir: &Path, services: serde_json::Value, extra: serde_json::Value) -> PathBuf {
+    let mut d = serde_json::json!({"schema": "nix2dream/v1", "name": "test", "services": services});
+    if let serde_json::Value::Object(extra) = extra {
+        d.as_object_mut().unwrap().extend(extra);
+    }
+    let file = dir.join("deployment.json");
+    std::fs::write(&file, serde_json::to_string_pretty(&d).unwrap()).unwrap();
+    file
+}
+
+/// Every file under `dir` with its bytes, to prove a failed render changed nothing.
+pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push((path.strip_prefix(dir).unwrap().to_owned(), std::fs::read(&path).unwrap_or_default()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// nixpkgs for tests that evaluate Nix: `NIX2DREAM_NIXPKGS`, else `<nixpkgs>`
+/// on NIX_PATH. When absent, the test is recorded as skipped (listed loudly
+/// at the end of `./x test`) and None is returned.
+pub fn nixpkgs_or_skip(test_name: &str) -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("NIX2DREAM_NIXPKGS").map(PathBuf::from).filter(|p| p.join("lib").is_dir()) {
+        return Some(p);
+    }
+    let probe = Command::new("nix-instantiate")
+        .args(["--eval", "--json", "-E", "toString <nixpkgs>"])
+        .env("NIX_CONFIG", "build-users-group =")
+        .output();
+    if let Ok(o) = probe {
+        if o.status.success() {
+            if let Ok(serde_json::Value::String(p)) = serde_json::from_slice(&o.stdout) {
+                let p = PathBuf::from(p);
+                if p.join("lib").is_dir() {
+                    return Some(p);
+                }
+            }
+        }
+    }
+    let line = format!("{test_name}: skipped, nixpkgs not found (set NIX2DREAM_NIXPKGS or put nixpkgs on NIX_PATH)\n");
+    eprintln!("SKIPPED {line}");
+    let file = repo_root().join("target/skipped-tests.txt");
+    let _ = std::fs::create_dir_all(file.parent().unwrap());
+    use std::io::Write;
+    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(file) {
+        let _ = f.write_all(line.as_bytes());
+    }
+    None
+}
