@@ -3,7 +3,7 @@
 # /tmp/nix2dream-demo, so it runs without root.
 #
 #   nix2dream eval examples/demo/services.nix     # -> deployment.json
-#   nix2dream render examples/demo/services.nix --manager procfile
+#   nix2dream render examples/demo/services.nix --plugin procfile --out out
 { lib, ... }:
 let
   root = "/tmp/nix2dream-demo";
@@ -34,7 +34,9 @@ in
       <h1>Hello from nix2dream</h1>
       <p>Served by python3 http.server on port ${toString port}.</p>
     '';
-    configData."motd.txt".source = ./motd.txt;
+    # Read at evaluation time, so the rendered output does not depend on the
+    # Nix store (a `source` would be copied from the store at start-up).
+    configData."motd.txt".text = builtins.readFile ./motd.txt;
     volumes.site = {
       path = "${root}/web";
       persistent = false;

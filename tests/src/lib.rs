@@ -123,3 +123,86 @@ pub fn nixpkgs_or_skip(test_name: &str) -> Option<PathBuf> {
     }
     None
 }
+
+/// A plain HTTP/1.0 GET on loopback; the body when the status is 200.
+pub fn http_get(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.0 200").then(|| body.to_owned())
+}
+
+/// Polls `f` every 200 ms for up to `seconds`.
+pub fn wait_for<T>(seconds: u64, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if std::time::Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// A free loopback TCP port (bound then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// `honcho start` running in `dir`, in its own process group; stopped
+/// (SIGTERM to the group, then SIGKILL) when dropped.
+pub struct Honcho {
+    child: std::process::Child,
+    pub log: PathBuf,
+}
+
+impl Honcho {
+    pub fn start(dir: &Path) -> Honcho {
+        use std::os::unix::process::CommandExt;
+        let log = dir.join("honcho.log");
+        let file = std::fs::File::create(&log).unwrap();
+        let child = Command::new("honcho")
+            .arg("start")
+            .current_dir(dir)
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .process_group(0)
+            .spawn()
+            .expect("honcho is not installed: run scripts/install-deps.sh (pip install honcho)");
+        Honcho { child, log }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Stops every process and returns honcho's log.
+    pub fn stop(mut self) -> String {
+        self.terminate();
+        self.log()
+    }
+
+    fn terminate(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        let stopped = wait_for(10, || self.child.try_wait().ok().flatten());
+        if stopped.is_none() {
+            let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+impl Drop for Honcho {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            self.terminate();
+        }
+    }
+}

@@ -80,6 +80,13 @@ pub fn write_all(out_dir: &Path, files: &[OutFile], force: bool) -> Result<Writt
     // Refuse before touching anything: a foreign file in the way, or a directory.
     let mut conflicts = Vec::new();
     for file in files {
+        let path = Path::new(&file.path);
+        if let Some(link) = path.ancestors().skip(1).filter(|a| !a.as_os_str().is_empty()).find(|a| {
+            dir.symlink_metadata(a).is_ok_and(|m| m.file_type().is_symlink())
+        }) {
+            conflicts.push(format!("{}: {} is a symbolic link, and nix2dream does not write through links", file.path, link.display()));
+            continue;
+        }
         match dir.symlink_metadata(&file.path) {
             Ok(meta) if meta.is_dir() => conflicts.push(format!("{} is a directory", file.path)),
             Ok(_) if !force && !previous.contains(&file.path) && dir.read(&file.path).ok().as_deref() != Some(&file.contents[..]) => {

@@ -6,7 +6,7 @@
 //!    into the working directory, config files are written: all with the
 //!    environment honcho/foreman gave (so a service `env.PATH` cannot hide
 //!    `mkdir` or `cp`);
-//! 2. `PORT_<NAME>`/`PORT` for `ports`, then `env`, then `path` entries
+//! 2. `PORT_<NAME>`/`PORT` for `ports`, then `env`, then the package's and `path` entries' bin/
 //!    prepended to `PATH`;
 //! 3. `preStart` with `/bin/sh -ec`, in the working directory and with the
 //!    service's environment; its failure stops the launcher (`set -e`);
@@ -52,6 +52,11 @@ pub fn render(deployment: &str, service: &Service) -> Result<String, Vec<Diagnos
         }
         if var.value.contains('\0') {
             err("env", format!("the value of {} contains a NUL character", var.name));
+        }
+    }
+    if let Some(package) = &service.package {
+        if package.is_empty() || package.contains(':') || package.contains('\0') {
+            err("package", format!("package {package:?} cannot go on PATH (it is empty or contains ':' or NUL)"));
         }
     }
     for entry in &service.path {
@@ -151,10 +156,12 @@ pub fn render(deployment: &str, service: &Service) -> Result<String, Vec<Diagnos
         }
     }
 
-    let has_env = !port_vars.is_empty() || !service.env.is_empty() || !service.path.is_empty();
+    // The package's bin/ comes first on PATH, then the `path` entries.
+    let bin_dirs: Vec<&String> = service.package.iter().chain(&service.path).collect();
+    let has_env = !port_vars.is_empty() || !service.env.is_empty() || !bin_dirs.is_empty();
     if has_env {
         line("");
-        line("# environment: ports, env, then path");
+        line("# environment: ports, env, then package and path");
     }
     for (var, value) in &port_vars {
         line(&format!("export {var}={}", quote(value)));
@@ -162,9 +169,9 @@ pub fn render(deployment: &str, service: &Service) -> Result<String, Vec<Diagnos
     for var in &service.env {
         line(&format!("export {}={}", var.name, quote(&var.value)));
     }
-    if !service.path.is_empty() {
+    if !bin_dirs.is_empty() {
         let dirs: Vec<String> =
-            service.path.iter().map(|entry| quote(&format!("{}/bin", entry.trim_end_matches('/')))).collect();
+            bin_dirs.iter().map(|entry| quote(&format!("{}/bin", entry.trim_end_matches('/')))).collect();
         line(&format!("export PATH={}${{PATH:+:$PATH}}", dirs.join(":")));
     }
 

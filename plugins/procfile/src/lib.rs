@@ -17,7 +17,7 @@ use nix2dream_plugin_kit::{file, Deployment, Diagnostic, Manager, PluginInfo, Re
 /// The core options this manager honours; every other option a service sets
 /// gets the host's "unsupported" warning.
 pub const SUPPORTED_OPTIONS: &[&str] =
-    &["description", "process.argv", "env", "path", "workingDirectory", "preStart", "configData", "volumes", "ports"];
+    &["description", "package", "process.argv", "env", "path", "workingDirectory", "preStart", "configData", "volumes", "ports"];
 
 const USAGE: &str = "\
 Run from the output directory (the Procfile's commands are relative to it):

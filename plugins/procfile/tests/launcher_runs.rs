@@ -238,15 +238,12 @@ fn the_process_replaces_the_launcher() {
 
 #[test]
 fn honcho_runs_the_procfile() {
-    // End to end with the real honcho when it is installed.
-    let Ok(version) = std::process::Command::new("honcho").arg("version").output() else {
-        eprintln!("honcho not installed: skipped");
-        return;
-    };
-    if !version.status.success() {
-        eprintln!("honcho not usable: skipped");
-        return;
-    }
+    // End to end with the real honcho (scripts/install-deps.sh installs it).
+    let version = std::process::Command::new("honcho")
+        .arg("version")
+        .output()
+        .expect("honcho is not installed: run scripts/install-deps.sh (pip install honcho)");
+    assert!(version.status.success(), "honcho is not usable: {version:?}");
     let tmp = TempDir::new("honcho");
     let out = tmp.join("out");
     let wd = tmp.join("work");
@@ -260,4 +257,24 @@ fn honcho_runs_the_procfile() {
     assert_success(&run);
     assert!(String::from_utf8_lossy(&run.stdout).contains("hello from honcho"), "{run:?}");
     assert_eq!(std::fs::read_to_string(wd.join("who")).unwrap(), "it's $me");
+}
+
+#[test]
+fn the_package_bin_comes_first_on_path_then_path_entries() {
+    let dir = TempDir::new("package-path");
+    let (pkg, tools) = (dir.join("pkg"), dir.join("tools"));
+    for (d, says) in [(&pkg, "from-package"), (&tools, "from-tools")] {
+        std::fs::create_dir_all(d.join("bin")).unwrap();
+        let exe = d.join("bin/which-one");
+        std::fs::write(&exe, format!("#!/bin/sh\necho {says}\n")).unwrap();
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let svc = service("app", &["which-one"])
+        .with(|s| s.package = Some(pkg.to_str().unwrap().into()))
+        .path_entry(tools.to_str().unwrap());
+    let out = dir.join("out");
+    write_out(&render_ok(deployment(vec![svc])), &out);
+    let run = run_launcher(&out, "app", &[]);
+    assert_success(&run);
+    assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), "from-package");
 }

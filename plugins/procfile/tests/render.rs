@@ -146,7 +146,7 @@ fn with_option(option: &str) -> Service {
     let base = service("web", &["app"]);
     match option {
         "description" => base.description("hello"),
-        "package" => base.with(|s| s.closure_roots.push("/nix/store/abc-app".into())),
+        "package" => base.with(|s| s.package = Some("/nix/store/abc-app".into())),
         "process.argv" => base.with(|s| s.argv.push("--flag".into())),
         "env" => base.env("A", "1"),
         "path" => base.path_entry("/nix/store/abc-tools"),

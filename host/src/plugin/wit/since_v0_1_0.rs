@@ -25,6 +25,7 @@ pub fn deployment_for(dep: &d::Deployment, plugin_name: &str) -> api::Deployment
             .map(|(name, s)| api::Service {
                 name: name.clone(),
                 description: s.description.clone(),
+                package: s.package.clone(),
                 argv: s.process.argv.clone(),
                 env: s.env.iter().map(|(k, v)| api::EnvVar { name: k.clone(), value: v.clone() }).collect(),
                 path: s.path.clone(),

@@ -20,6 +20,7 @@ pub fn service(name: &str, argv: &[&str]) -> Service {
         description: None,
         argv: argv.iter().map(|s| (*s).to_owned()).collect(),
         env: Vec::new(),
+        package: None,
         path: Vec::new(),
         working_directory: None,
         pre_start: None,

@@ -1,0 +1,191 @@
+//! Hostile plugins: each one is stopped with an error that names the plugin
+//! and what stopped it, and nothing is written into or outside `--out`.
+
+use nix2dream_e2e::*;
+use serde_json::json;
+use std::path::PathBuf;
+
+struct Case {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+    out: PathBuf,
+    input: PathBuf,
+}
+
+/// A deployment that asks the hostile plugin for `settings`, and an output
+/// directory holding a previous, good render plus a file the user wrote.
+fn case(settings: serde_json::Value) -> Case {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_owned();
+    let out = root.join("out");
+    let good = write_deployment(
+        &root,
+        json!({"web": {"process": {"argv": ["web"]}}}),
+        json!({"settings": {"hostile": {"behaviour": "files", "files": {"previous.txt": "good render\n"}}}}),
+    );
+    let r = run(nix2dream().arg("render").arg("--plugin").arg(test_plugin("hostile")).arg(&good).arg("--out").arg(&out));
+    assert!(r.ok, "the good render failed: {}", r.stderr);
+    std::fs::write(out.join("mine.txt"), "the user's own file").unwrap();
+    let input = write_deployment(
+        &root,
+        json!({"web": {"process": {"argv": ["web"]}}}),
+        json!({"settings": {"hostile": settings}}),
+    );
+    Case { _tmp: tmp, root, out, input }
+}
+
+/// Renders with the hostile plugin and extra flags; asserts it failed, that
+/// the output directory is exactly as before, and returns stderr.
+fn refused(case: &Case, extra: &[&str]) -> String {
+    let before = snapshot(&case.root);
+    let r = run(nix2dream()
+        .arg("render")
+        .arg("--plugin")
+        .arg(test_plugin("hostile"))
+        .arg(&case.input)
+        .arg("--out")
+        .arg(&case.out)
+        .args(extra));
+    assert!(!r.ok, "hostile render succeeded:\n{}", r.stderr);
+    assert_eq!(r.code, Some(1));
+    assert_eq!(snapshot(&case.root), before, "a failed render changed files:\n{}", r.stderr);
+    assert_eq!(std::fs::read_to_string(case.out.join("previous.txt")).unwrap(), "good render\n");
+    assert!(
+        r.stderr.contains("hostile@0.1.0") || r.stderr.contains("nothing was written"),
+        "the error names neither the plugin nor the refused write:\n{}",
+        r.stderr
+    );
+    r.stderr
+}
+
+#[test]
+fn an_endless_loop_exhausts_the_cpu_budget() {
+    let c = case(json!({"behaviour": "loop"}));
+    let err = refused(&c, &["--fuel", "200000000"]);
+    assert!(err.contains("CPU budget exhausted") && err.contains("--fuel"), "{err}");
+}
+
+#[test]
+fn a_memory_bomb_hits_the_memory_limit() {
+    let c = case(json!({"behaviour": "memory"}));
+    let err = refused(&c, &["--memory-limit", "64"]);
+    assert!(err.contains("memory limit of 64 MiB reached"), "{err}");
+}
+
+#[test]
+fn endless_recursion_is_stopped() {
+    let c = case(json!({"behaviour": "stack"}));
+    let err = refused(&c, &[]);
+    assert!(err.contains("render() failed") || err.contains("render() stopped"), "{err}");
+}
+
+#[test]
+fn a_huge_output_hits_the_output_limit() {
+    let c = case(json!({"behaviour": "huge-output", "mib": 8}));
+    let err = refused(&c, &["--output-limit", "4"]);
+    assert!(err.contains("output limit exceeded"), "{err}");
+    // The same output is accepted when the user raises the limit.
+    let r = run(nix2dream().arg("render").arg("--plugin").arg(test_plugin("hostile")).arg(&c.input).arg("--out").arg(&c.out).args(["--output-limit", "16"]));
+    assert!(r.ok, "{}", r.stderr);
+    assert_eq!(std::fs::metadata(c.out.join("huge")).unwrap().len(), 8 << 20);
+}
+
+#[test]
+fn a_panic_is_reported_as_a_plugin_failure() {
+    let c = case(json!({"behaviour": "panic"}));
+    let err = refused(&c, &[]);
+    assert!(err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn an_error_diagnostic_names_service_and_option() {
+    let c = case(json!({"behaviour": "refuse"}));
+    let err = refused(&c, &[]);
+    assert!(err.contains(r#"service "web": `process.argv`: refused on purpose"#), "{err}");
+}
+
+fn files_case(files: serde_json::Value) -> (Case, String) {
+    let c = case(json!({"behaviour": "files", "files": files}));
+    let err = refused(&c, &[]);
+    (c, err)
+}
+
+#[test]
+fn parent_traversal_is_refused() {
+    let (c, err) = files_case(json!({"ok.txt": "fine", "../escape.txt": "out"}));
+    assert!(err.contains("climbs out of the output directory"), "{err}");
+    assert!(!c.root.join("escape.txt").exists());
+    assert!(!c.out.join("ok.txt").exists(), "the good file of a refused render was written");
+}
+
+#[test]
+fn absolute_paths_are_refused() {
+    let target = tempfile::tempdir().unwrap();
+    let abs = target.path().join("x");
+    let (_c, err) = files_case(json!({ abs.to_str().unwrap(): "owned" }));
+    assert!(err.contains("is absolute"), "{err}");
+    assert!(!abs.exists());
+}
+
+#[test]
+fn symlinks_cannot_lead_outside_the_output_directory() {
+    let outside = tempfile::tempdir().unwrap();
+    let c = case(json!({"behaviour": "files", "files": {"ok.txt": "fine", "link/evil.txt": "owned"}}));
+    std::os::unix::fs::symlink(outside.path(), c.out.join("link")).unwrap();
+    let err = refused(&c, &[]);
+    assert!(err.contains("link/evil.txt: link is a symbolic link"), "{err}");
+    assert!(!outside.path().join("evil.txt").exists(), "a file was written through the symlink");
+    assert!(!c.out.join("ok.txt").exists());
+}
+
+fn refused_file(bytes: &[u8], name: &str) -> String {
+    let c = case(json!({}));
+    let plugin = c.root.join(name);
+    std::fs::write(&plugin, bytes).unwrap();
+    let before = snapshot(&c.out);
+    let r = run(nix2dream().arg("render").arg("--plugin").arg(&plugin).arg(&c.input).arg("--out").arg(&c.out));
+    assert!(!r.ok);
+    assert_eq!(snapshot(&c.out), before);
+    assert!(r.stderr.contains(name), "the error does not name the plugin file:\n{}", r.stderr);
+    r.stderr
+}
+
+#[test]
+fn a_component_importing_wasi_is_refused_by_name() {
+    let wasm = wat::parse_str(r#"(component (import "wasi:cli/environment@0.2.0" (instance)))"#).unwrap();
+    let err = refused_file(&wasm, "wasi.wasm");
+    assert!(err.contains("`wasi:cli/environment@0.2.0`") && err.contains("no imports"), "{err}");
+}
+
+#[test]
+fn a_core_module_is_not_a_component() {
+    let err = refused_file(&wat::parse_str("(module)").unwrap(), "core.wasm");
+    assert!(err.contains("core WebAssembly module, not a component"), "{err}");
+}
+
+#[test]
+fn random_bytes_are_not_a_plugin() {
+    let err = refused_file(b"#!/bin/sh\necho I am not wasm\n", "script.wasm");
+    assert!(err.contains("not a WebAssembly component"), "{err}");
+}
+
+#[test]
+fn a_truncated_component_is_refused() {
+    let bytes = std::fs::read(test_plugin("hostile")).unwrap();
+    let err = refused_file(&bytes[..bytes.len() / 2], "truncated.wasm");
+    assert!(err.contains("not a valid component"), "{err}");
+}
+
+#[test]
+fn an_unknown_contract_version_lists_the_known_ones() {
+    let wasm = wat::parse_str(r#"(component (instance $i) (export "nix2dream:manager/plugin@0.9.0" (instance $i)))"#).unwrap();
+    let err = refused_file(&wasm, "future.wasm");
+    assert!(err.contains("nix2dream:manager@0.9.0") && err.contains("it knows: 0.1.0"), "{err}");
+}
+
+#[test]
+fn a_component_that_is_no_manager_is_refused() {
+    let err = refused_file(&wat::parse_str("(component)").unwrap(), "empty.wasm");
+    assert!(err.contains("does not export `nix2dream:manager/plugin@<version>`"), "{err}");
+}
+
