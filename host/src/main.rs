@@ -198,10 +198,17 @@ fn plugins_inspect(spec: &str, limits: &LimitArgs) -> Result<()> {
     println!("version:     {}", p.info.version);
     println!("file:        {}", p.file.display());
     println!("contract:    nix2dream:manager@{}", p.wit_version);
+    println!(
+        "loaded:      {}",
+        match p.origin {
+            nix2dream::plugin::Origin::Cached => "from the compiled-plugin cache",
+            nix2dream::plugin::Origin::Compiled => "compiled now",
+        }
+    );
     println!("description: {}", p.info.description);
     println!("supports:    {}", p.info.supported_options.join(" "));
     println!("ignores:     {}", unsupported.join(" "));
-    println!("usage:       {}", p.info.usage);
+    println!("usage:       {}", p.info.usage.trim_end().replace('\n', "\n             "));
     if !p.info.settings_schema.is_empty() {
         let pretty = serde_json::from_str::<serde_json::Value>(&p.info.settings_schema)
             .and_then(|v| serde_json::to_string_pretty(&v))

@@ -26,7 +26,7 @@ One service: cd OUT && honcho start NAME, or run OUT/bin/NAME directly.
 Each service runs OUT/<binDir>/<name> (binDir defaults to bin), which creates the volumes and \
 the working directory, writes the configData files, exports PORT_<NAME>=<port> for every \
 declared port (and PORT when there is exactly one, replacing the port honcho/foreman would pick), \
-then env, puts each path entry's bin/ first on PATH, runs preStart with /bin/sh -e and execs \
+then env, puts the package's bin/ and then each path entry's bin/ first on PATH, runs preStart with /bin/sh -e and execs \
 process.argv. Relative configData paths are relative to the working directory, or to OUT when \
 workingDirectory is unset. Settings: settings.procfile.binDir (launcher directory); \
 managers.procfile.enable = false leaves a service out.";

@@ -228,8 +228,10 @@ fn the_process_replaces_the_launcher() {
     let out = tmp.join("out");
     let svc = service("web", &["/bin/sh", "-c", "echo $$"]);
     write_out(&render_ok(deployment(vec![svc])), &out);
-    let child =
-        std::process::Command::new("./bin/web").current_dir(&out).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let child = retry_busy(|| {
+        std::process::Command::new("./bin/web").current_dir(&out).stdout(std::process::Stdio::piped()).spawn()
+    })
+    .unwrap();
     let pid = child.id();
     let output = child.wait_with_output().unwrap();
     assert_success(&output);

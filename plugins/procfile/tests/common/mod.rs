@@ -187,7 +187,22 @@ pub fn run_launcher(out: &Path, name: &str, env: &[(&str, &str)]) -> Output {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    cmd.output().expect("the launcher runs")
+    retry_busy(|| cmd.output()).expect("the launcher runs")
+}
+
+/// Retries a spawn that failed with ETXTBSY: another test thread may be
+/// forking while it still holds this script open for writing (a known race
+/// of writing then executing a file in a multi-threaded process).
+pub fn retry_busy<T>(mut f: impl FnMut() -> std::io::Result<T>) -> std::io::Result<T> {
+    for _ in 0..100 {
+        match f() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            other => return other,
+        }
+    }
+    f()
 }
 
 /// An argv whose process writes, into `$DUMP_DIR`: its arguments (`argv`,

@@ -1,0 +1,236 @@
+//! The `nix2dream` command as CI pipelines use it: capability warnings,
+//! `--allow-unsupported`, `--strict`, `--check`, input errors, the output
+//! directory's safety rules, plugin discovery and the compiled-plugin cache.
+
+use nix2dream_e2e::*;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+
+struct Setup {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+    out: PathBuf,
+}
+
+fn setup() -> Setup {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_owned();
+    Setup { out: root.join("out"), root, _tmp: tmp }
+}
+
+/// web sets a healthcheck and replicas, which the procfile plugin ignores.
+fn services() -> serde_json::Value {
+    json!({
+        "web": {"process": {"argv": ["python3", "-m", "http.server"]}, "env": {"A": "1"},
+                "healthcheck": {"command": ["true"]}, "replicas": 2},
+        "db": {"process": {"argv": ["sleep", "1000"]}},
+    })
+}
+
+fn render(input: &Path, out: &Path, extra: &[&str]) -> Run {
+    run(nix2dream().args(["render", "--plugin", "procfile"]).arg(input).arg("--out").arg(out).args(extra))
+}
+
+const HEALTH_WARNING: &str = r#"warning: service "web" sets `healthcheck`, which plugin procfile@0.1.0 does not support"#;
+const REPLICAS_WARNING: &str = r#"warning: service "web" sets `replicas`, which plugin procfile@0.1.0 does not support"#;
+
+#[test]
+fn ignored_options_are_warned_about_by_service_option_and_plugin() {
+    let s = setup();
+    let input = write_deployment(&s.root, services(), json!({}));
+    let r = render(&input, &s.out, &[]);
+    assert!(r.ok, "{}", r.stderr);
+    assert!(r.stderr.contains(HEALTH_WARNING) && r.stderr.contains(REPLICAS_WARNING), "{}", r.stderr);
+    assert!(r.stderr.contains("--allow-unsupported healthcheck"), "the warning must say how to silence it");
+    assert!(!r.stderr.contains(r#"service "db""#), "db sets nothing unsupported:\n{}", r.stderr);
+    assert!(s.out.join("Procfile").is_file());
+}
+
+#[test]
+fn allow_unsupported_silences_only_the_named_option() {
+    let s = setup();
+    let input = write_deployment(&s.root, services(), json!({}));
+    let r = render(&input, &s.out, &["--allow-unsupported", "healthcheck"]);
+    assert!(r.ok);
+    assert!(!r.stderr.contains(HEALTH_WARNING) && r.stderr.contains(REPLICAS_WARNING), "{}", r.stderr);
+    // The deployment and the service can silence options too.
+    let input = write_deployment(
+        &s.root,
+        json!({"web": {"process": {"argv": ["x"]}, "healthcheck": {"command": ["true"]}, "replicas": 2, "ignoreUnsupported": ["replicas"]}}),
+        json!({"ignoreUnsupported": ["healthcheck"]}),
+    );
+    let r = render(&input, &s.out, &["--strict"]);
+    assert!(r.ok, "{}", r.stderr);
+    assert!(!r.stderr.contains("warning"), "{}", r.stderr);
+}
+
+#[test]
+fn strict_turns_ignored_options_into_an_error_and_writes_nothing() {
+    let s = setup();
+    let input = write_deployment(&s.root, services(), json!({}));
+    let r = render(&input, &s.out, &["--strict"]);
+    assert!(!r.ok);
+    assert!(r.stderr.contains("nothing was written"), "{}", r.stderr);
+    assert!(r.stderr.contains(r#"service "web" sets `healthcheck`"#) && r.stderr.contains("[--strict]"), "{}", r.stderr);
+    assert!(!s.out.exists(), "a strict failure created the output directory");
+    let r = render(&input, &s.out, &["--strict", "--allow-unsupported", "healthcheck", "--allow-unsupported", "replicas"]);
+    assert!(r.ok, "{}", r.stderr);
+}
+
+#[test]
+fn allow_unsupported_rejects_unknown_option_names() {
+    let s = setup();
+    let input = write_deployment(&s.root, services(), json!({}));
+    let r = render(&input, &s.out, &["--allow-unsupported", "healthchek"]);
+    assert!(!r.ok);
+    assert!(r.stderr.contains("healthchek: not a core option") && r.stderr.contains("healthcheck"), "{}", r.stderr);
+}
+
+#[test]
+fn check_reports_drift_without_writing() {
+    let s = setup();
+    let input = write_deployment(&s.root, services(), json!({}));
+    let r = render(&input, &s.out, &["--check"]);
+    assert_eq!(r.code, Some(1), "a missing output directory is drift");
+    assert!(!s.out.exists(), "--check wrote something");
+
+    assert!(render(&input, &s.out, &[]).ok);
+    let r = render(&input, &s.out, &["--check"]);
+    assert!(r.ok && r.stderr.contains("is up to date"), "{}", r.stderr);
+
+    std::fs::write(s.out.join("Procfile"), "edited by hand\n").unwrap();
+    std::fs::set_permissions(s.out.join("bin/db"), std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let before = snapshot(&s.out);
+    let r = render(&input, &s.out, &["--check"]);
+    assert_eq!(r.code, Some(1));
+    assert!(r.stderr.contains("Procfile: contents differ") && r.stderr.contains("bin/db: executable bit differs"), "{}", r.stderr);
+    assert_eq!(snapshot(&s.out), before, "--check changed the output");
+
+    // A service that is gone leaves a stale launcher: drift too.
+    assert!(render(&input, &s.out, &[]).ok);
+    let input = write_deployment(&s.root, json!({"web": services()["web"]}), json!({}));
+    let r = render(&input, &s.out, &["--check"]);
+    assert_eq!(r.code, Some(1));
+    assert!(r.stderr.contains("bin/db: no longer rendered (stale)"), "{}", r.stderr);
+}
+
+#[test]
+fn a_rerender_removes_only_files_it_wrote_itself() {
+    let s = setup();
+    let input = write_deployment(&s.root, services(), json!({}));
+    assert!(render(&input, &s.out, &[]).ok);
+    std::fs::write(s.out.join("bin/notes.txt"), "mine").unwrap();
+    let input = write_deployment(&s.root, json!({"web": services()["web"]}), json!({}));
+    let r = render(&input, &s.out, &[]);
+    assert!(r.ok, "{}", r.stderr);
+    assert!(!s.out.join("bin/db").exists(), "the stale launcher stayed");
+    assert!(s.out.join("bin/web").exists());
+    assert_eq!(std::fs::read_to_string(s.out.join("bin/notes.txt")).unwrap(), "mine");
+}
+
+#[test]
+fn a_file_the_user_wrote_is_never_overwritten_without_force() {
+    let s = setup();
+    let input = write_deployment(&s.root, services(), json!({}));
+    std::fs::create_dir_all(&s.out).unwrap();
+    std::fs::write(s.out.join("Procfile"), "the user's Procfile\n").unwrap();
+    let r = render(&input, &s.out, &[]);
+    assert!(!r.ok);
+    assert!(r.stderr.contains("Procfile exists and was not written by nix2dream") && r.stderr.contains("--force"), "{}", r.stderr);
+    assert_eq!(std::fs::read_to_string(s.out.join("Procfile")).unwrap(), "the user's Procfile\n");
+    assert!(!s.out.join("bin").exists(), "a refused render wrote launchers");
+    let r = render(&input, &s.out, &["--force"]);
+    assert!(r.ok, "{}", r.stderr);
+    assert!(std::fs::read_to_string(s.out.join("Procfile")).unwrap().contains("web: "));
+}
+
+fn input_error(json_text: &str) -> String {
+    let s = setup();
+    let input = s.root.join("deployment.json");
+    std::fs::write(&input, json_text).unwrap();
+    let r = render(&input, &s.out, &[]);
+    assert!(!r.ok);
+    assert!(!s.out.exists(), "bad input created the output directory");
+    assert!(r.stderr.contains("deployment.json"), "the error does not name the input:\n{}", r.stderr);
+    r.stderr
+}
+
+#[test]
+fn malformed_input_errors_name_the_field() {
+    let ok = r#"{"schema":"nix2dream/v1","name":"t","services":{"web":{"process":{"argv":["x"]}}}}"#;
+    assert!(input_error("{\"schema\": ").contains("not valid JSON"));
+    assert!(input_error(&ok.replace("nix2dream/v1", "nix2dream/v7")).contains("schema: expected \"nix2dream/v1\""));
+    let e = input_error(&ok.replace(r#"["x"]"#, r#""x""#));
+    assert!(e.contains("services.web.process.argv: invalid type"), "{e}");
+    let e = input_error(&ok.replace(r#""process""#, r#""ports":{"http":{"port":"80"}},"process""#));
+    assert!(e.contains("services.web.ports.http.port: invalid type: string \"80\""), "{e}");
+    let e = input_error(&ok.replace(r#""process""#, r#""enviroment":{},"process""#));
+    assert!(e.contains("services.web.enviroment: unknown field `enviroment`, expected one of"), "{e}");
+    let e = input_error(&ok.replace(r#""process""#, r#""restart":"sometimes","process""#));
+    assert!(e.contains("services.web.restart: unknown variant `sometimes`"), "{e}");
+    let e = input_error(&ok.replace(r#""process""#, r#""dependsOn":{"db":{}},"process""#));
+    assert!(e.contains("services.web.dependsOn.db: no service named \"db\""), "{e}");
+}
+
+#[test]
+fn a_missing_input_or_plugin_is_named() {
+    let s = setup();
+    let r = render(&s.root.join("nope.json"), &s.out, &[]);
+    assert!(!r.ok && r.stderr.contains("nope.json"), "{}", r.stderr);
+    let input = write_deployment(&s.root, services(), json!({}));
+    let r = run(nix2dream().args(["render", "--plugin", "kubernetes"]).arg(&input).arg("--out").arg(&s.out));
+    assert!(!r.ok && r.stderr.contains("no plugin named \"kubernetes\"") && r.stderr.contains("Known: procfile"), "{}", r.stderr);
+}
+
+#[test]
+fn several_plugins_render_into_one_folder_each() {
+    let s = setup();
+    let input = write_deployment(
+        &s.root,
+        services(),
+        json!({"settings": {"hostile": {"behaviour": "files", "files": {"hello.txt": "hi"}}}}),
+    );
+    let r = run(nix2dream()
+        .args(["render", "--plugin", "procfile", "--plugin"])
+        .arg(test_plugin("hostile"))
+        .arg(&input)
+        .arg("--out")
+        .arg(&s.out));
+    assert!(r.ok, "{}", r.stderr);
+    assert!(s.out.join("procfile/Procfile").is_file() && s.out.join("hostile/hello.txt").is_file());
+    // Each plugin's own settings reach it, and each warns for itself.
+    assert!(r.stderr.contains("plugin hostile@0.1.0 does not support") && r.stderr.contains("plugin procfile@0.1.0 does not support"));
+}
+
+#[test]
+fn plugins_list_and_inspect_show_bundled_and_path_plugins() {
+    let r = run(nix2dream().args(["plugins", "list"]).env("NIX2DREAM_PLUGIN_PATH", test_plugin("hostile").parent().unwrap()));
+    assert!(r.ok, "{}", r.stderr);
+    assert!(r.stdout.contains("procfile") && r.stdout.contains("bundled"), "{}", r.stdout);
+    assert!(r.stdout.contains("hostile") && r.stdout.contains("NIX2DREAM_PLUGIN_PATH"), "{}", r.stdout);
+
+    let r = run(nix2dream().args(["plugins", "inspect", "procfile"]));
+    assert!(r.ok, "{}", r.stderr);
+    let line = |key: &str| r.stdout.lines().find(|l| l.starts_with(key)).unwrap_or_default().to_owned();
+    assert!(line("contract:").contains("nix2dream:manager@0.1.0"));
+    assert!(line("supports:").contains("process.argv") && line("supports:").contains("configData"), "{}", r.stdout);
+    assert!(line("ignores:").contains("healthcheck") && line("ignores:").contains("replicas"), "{}", r.stdout);
+    assert!(r.stdout.split("usage:").nth(1).is_some_and(|u| u.contains("honcho")), "{}", r.stdout);
+    assert!(r.stdout.contains("settings schema:") && r.stdout.contains("binDir"), "{}", r.stdout);
+}
+
+#[test]
+fn a_second_load_comes_from_the_cache_and_a_damaged_cache_is_rebuilt() {
+    let cache = tempfile::tempdir().unwrap();
+    let inspect = || run(nix2dream().args(["plugins", "inspect", "procfile"]).env("NIX2DREAM_CACHE_DIR", cache.path()));
+    let first = inspect();
+    assert!(first.ok && first.stdout.contains("loaded:      compiled now"), "{}", first.stdout);
+    let second = inspect();
+    assert!(second.stdout.contains("loaded:      from the compiled-plugin cache"), "{}", second.stdout);
+    let entries: Vec<_> = std::fs::read_dir(cache.path()).unwrap().flatten().map(|e| e.path()).collect();
+    assert_eq!(entries.len(), 1, "one cache entry per plugin and engine: {entries:?}");
+    std::fs::write(&entries[0], b"garbage").unwrap();
+    let third = inspect();
+    assert!(third.ok && third.stdout.contains("compiled now"), "{}{}", third.stdout, third.stderr);
+    assert!(inspect().stdout.contains("from the compiled-plugin cache"));
+}
