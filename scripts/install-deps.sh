@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs, only what is missing: the Debian WASM
-# toolchain (when no rustup wasm32 target exists), Nix, shellcheck, and the
-# honcho Procfile runner. Needs root (or sudo) for apt; says what to install
+# toolchain (when no rustup wasm32 target exists), Nix, shellcheck, skopeo,
+# umoci, docker-compose, a static busybox, and the honcho Procfile runner.
+# The Docker engine itself must already run (the compose tests use it). Needs root (or sudo) for apt; says what to install
 # otherwise.
 set -euo pipefail
 
@@ -17,6 +18,11 @@ fi
 need_cmd nix-instantiate nix-bin
 need_cmd shellcheck shellcheck
 need_cmd python3 python3
+need_cmd skopeo skopeo
+need_cmd umoci umoci
+need_cmd docker-compose docker-compose
+# A statically linked busybox: test images run it with no base image.
+dpkg -s busybox-static >/dev/null 2>&1 || apt_missing+=(busybox-static)
 
 if [ ${#apt_missing[@]} -gt 0 ]; then
   sudo=""

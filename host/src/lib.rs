@@ -8,6 +8,8 @@
 pub mod capability;
 pub mod deployment;
 pub mod evaluate;
+pub mod image;
+pub mod image_requests;
 pub mod input;
 pub mod output;
 pub mod plugin;

@@ -3,7 +3,7 @@
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use nix2dream::plugin::{engine, limits::Limits, registry, Plugin, Severity};
-use nix2dream::{deployment, evaluate, input, output, render};
+use nix2dream::{deployment, evaluate, image_requests, input, output, render};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -138,10 +138,14 @@ fn run_render(args: RenderArgs) -> Result<ExitCode> {
     let deployment = input::load(&args.input, args.nix.nixpkgs.as_deref())?;
     let plugins = args.plugins.iter().map(|spec| args.limits.load(spec)).collect::<Result<Vec<_>>>()?;
     let options = render::Options { strict: args.strict, allow_unsupported: args.allow_unsupported.clone() };
-    let outcome = render::render(&deployment, &plugins, &options)?;
+    let mut outcome = render::render(&deployment, &plugins, &options)?;
     for message in &outcome.messages {
         print_message(message.severity, &message.text);
     }
+    // Image archives are spooled here until written (or compared) below.
+    let spool = tempfile::tempdir().context("creating a temporary directory for image archives")?;
+    let images = image_requests::build_all(&outcome.images, spool.path())?;
+    outcome.files.extend(images);
     if args.check {
         let diffs = output::differences(&args.out, &outcome.files)?;
         if diffs.is_empty() {

@@ -3,8 +3,8 @@
 
 use crate::capability;
 use crate::deployment::Deployment;
-use crate::output::{paths, OutFile};
-use crate::plugin::{Artifact, Plugin, Severity};
+use crate::output::{paths, Contents, OutFile};
+use crate::plugin::{Artifact, ImageRequest, Plugin, Severity};
 use anyhow::{bail, Result};
 
 pub struct Options {
@@ -21,7 +21,16 @@ pub struct Message {
 
 pub struct Outcome {
     pub files: Vec<OutFile>,
+    /// Images to assemble from the Nix store (see `image_requests`).
+    pub images: Vec<PendingImage>,
     pub messages: Vec<Message>,
+}
+
+/// An image a plugin asked for, with its output path already prefixed.
+pub struct PendingImage {
+    pub path: String,
+    pub plugin: String,
+    pub request: ImageRequest,
 }
 
 fn diagnostic_text(plugin: &Plugin, d: &crate::plugin::Diagnostic) -> String {
@@ -39,6 +48,7 @@ fn diagnostic_text(plugin: &Plugin, d: &crate::plugin::Diagnostic) -> String {
 /// top of the output directory; with several, under `<plugin name>/`.
 pub fn render(deployment: &Deployment, plugins: &[Plugin], options: &Options) -> Result<Outcome> {
     let mut files = Vec::new();
+    let mut images = Vec::new();
     let mut messages = Vec::new();
     let mut errors = Vec::new();
     for plugin in plugins {
@@ -76,7 +86,14 @@ pub fn render(deployment: &Deployment, plugins: &[Plugin], options: &Options) ->
                         errors.push(format!("{}: refused artifact path: {e}", plugin.label()));
                         continue;
                     }
-                    files.push(OutFile { path: prefix.clone() + &f.path, contents: f.contents, executable: f.executable });
+                    files.push(OutFile { path: prefix.clone() + &f.path, contents: Contents::Bytes(f.contents), executable: f.executable });
+                }
+                Artifact::Image(request) => {
+                    if let Err(e) = paths::checked(&request.path) {
+                        errors.push(format!("{}: refused image path: {e}", plugin.label()));
+                        continue;
+                    }
+                    images.push(PendingImage { path: prefix.clone() + &request.path, plugin: plugin.label(), request });
                 }
             }
         }
@@ -84,5 +101,5 @@ pub fn render(deployment: &Deployment, plugins: &[Plugin], options: &Options) ->
     if !errors.is_empty() {
         bail!("render failed, nothing was written:\n  {}", errors.join("\n  "));
     }
-    Ok(Outcome { files, messages })
+    Ok(Outcome { files, images, messages })
 }

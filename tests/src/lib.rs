@@ -133,7 +133,8 @@ pub fn http_get(port: u16, path: &str) -> Option<String> {
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
     let (head, body) = response.split_once("\r\n\r\n")?;
-    head.starts_with("HTTP/1.0 200").then(|| body.to_owned())
+    let status = head.split_whitespace().nth(1)?;
+    (head.starts_with("HTTP/1.") && status == "200").then(|| body.to_owned())
 }
 
 /// Polls `f` every 200 ms for up to `seconds`.

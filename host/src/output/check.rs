@@ -16,10 +16,14 @@ pub fn differences(out_dir: &Path, files: &[OutFile]) -> Result<Vec<String>> {
         .with_context(|| format!("opening {}", out_dir.display()))?;
     let mut diffs = Vec::new();
     for file in files {
-        match dir.read(&file.path) {
-            Err(_) => diffs.push(format!("{}: missing", file.path)),
-            Ok(bytes) if bytes != file.contents => diffs.push(format!("{}: contents differ", file.path)),
-            Ok(_) => {
+        let same = match dir.open(&file.path) {
+            Err(_) => None,
+            Ok(existing) => Some(file.contents.same_as(existing.into_std())?),
+        };
+        match same {
+            None => diffs.push(format!("{}: missing", file.path)),
+            Some(false) => diffs.push(format!("{}: contents differ", file.path)),
+            Some(true) => {
                 let meta = dir.metadata(&file.path)?;
                 if is_executable(&meta) != file.executable {
                     diffs.push(format!("{}: executable bit differs", file.path));

@@ -11,8 +11,52 @@ pub use write::write_all;
 #[derive(Debug, Clone)]
 pub struct OutFile {
     pub path: String,
-    pub contents: Vec<u8>,
+    pub contents: Contents,
     pub executable: bool,
+}
+
+/// A file's bytes: in memory, or spooled to a temporary file (image
+/// archives, which are streamed rather than held in memory).
+#[derive(Debug, Clone)]
+pub enum Contents {
+    Bytes(Vec<u8>),
+    Spooled(std::path::PathBuf),
+}
+
+impl Contents {
+    fn reader(&self) -> std::io::Result<Box<dyn std::io::Read + '_>> {
+        Ok(match self {
+            Contents::Bytes(bytes) => Box::new(&bytes[..]),
+            Contents::Spooled(path) => Box::new(std::io::BufReader::new(std::fs::File::open(path)?)),
+        })
+    }
+
+    /// Whether `other` yields exactly these bytes, compared in chunks.
+    fn same_as(&self, other: impl std::io::Read) -> std::io::Result<bool> {
+        use std::io::Read;
+        let (mut a, mut b) = (self.reader()?, std::io::BufReader::new(other));
+        let (mut buf_a, mut buf_b) = (vec![0u8; 64 << 10], vec![0u8; 64 << 10]);
+        loop {
+            let n = read_full(&mut a, &mut buf_a)?;
+            let m = read_full(&mut b, &mut buf_b)?;
+            if n != m || buf_a[..n] != buf_b[..m] {
+                return Ok(false);
+            }
+            if n == 0 {
+                return Ok(true);
+            }
+        }
+        fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+            let mut filled = 0;
+            while filled < buf.len() {
+                match r.read(&mut buf[filled..])? {
+                    0 => break,
+                    n => filled += n,
+                }
+            }
+            Ok(filled)
+        }
+    }
 }
 
 use anyhow::{Context, Result};

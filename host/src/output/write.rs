@@ -43,8 +43,11 @@ impl Staging<'_> {
             self.created_dirs.extend(missing);
         }
         let tmp = staging_name(&path);
-        self.dir.write(&tmp, &file.contents).with_context(|| format!("writing {}", file.path))?;
+        // Recorded first, so a half-written staging file is removed too.
         self.staged.push(tmp.clone());
+        let mut target = self.dir.create(&tmp).with_context(|| format!("writing {}", file.path))?;
+        std::io::copy(&mut file.contents.reader()?, &mut target).with_context(|| format!("writing {}", file.path))?;
+        target.sync_all().with_context(|| format!("writing {}", file.path))?;
         let mode = if file.executable { 0o755 } else { 0o644 };
         self.dir.set_permissions(&tmp, Permissions::from_mode(mode)).with_context(|| format!("setting the mode of {}", file.path))?;
         Ok(())
@@ -89,7 +92,10 @@ pub fn write_all(out_dir: &Path, files: &[OutFile], force: bool) -> Result<Writt
         }
         match dir.symlink_metadata(&file.path) {
             Ok(meta) if meta.is_dir() => conflicts.push(format!("{} is a directory", file.path)),
-            Ok(_) if !force && !previous.contains(&file.path) && dir.read(&file.path).ok().as_deref() != Some(&file.contents[..]) => {
+            Ok(_) if !force
+                && !previous.contains(&file.path)
+                && !dir.open(&file.path).is_ok_and(|f| file.contents.same_as(f.into_std()).unwrap_or(false)) =>
+            {
                 conflicts.push(format!("{} exists and was not written by nix2dream", file.path))
             }
             _ => {}

@@ -12,10 +12,16 @@ use limits::{Limits, MemoryCap};
 use std::path::{Path, PathBuf};
 use wasmtime::component::{types::ComponentItem, Component, Linker};
 use wasmtime::{Engine, Store, Trap};
-use wit::since_v0_1_0::{self as v0_1, api};
+use wit::{since_v0_1_0 as v0_1, since_v0_2_0 as v0_2};
 
-pub use api::{Artifact, Diagnostic, PluginInfo, Rendered, Severity};
 pub use engine::Origin;
+pub use wit::latest::{Artifact, Diagnostic, ImageRequest, PluginInfo, Rendered, Severity};
+
+/// Instantiation, prepared once, for the contract version the plugin targets.
+enum Prepared {
+    V0_1(v0_1::ManagerPre<MemoryCap>),
+    V0_2(v0_2::ManagerPre<MemoryCap>),
+}
 
 pub struct Plugin {
     pub file: PathBuf,
@@ -24,7 +30,7 @@ pub struct Plugin {
     pub wit_version: String,
     pub origin: Origin,
     engine: Engine,
-    pre: v0_1::ManagerPre<MemoryCap>,
+    prepared: Prepared,
     limits: Limits,
 }
 
@@ -79,8 +85,8 @@ impl Plugin {
             .with_context(|| format!("plugin {} is not a valid component", file.display()))?;
         let wit_version = contract_version(&engine, &component)
             .with_context(|| format!("plugin {} refused", file.display()))?;
-        match wit::Contract::for_version(&wit_version) {
-            Some(wit::Contract::V0_1) => {}
+        let contract = match wit::Contract::for_version(&wit_version) {
+            Some(contract) => contract,
             None => bail!(
                 "plugin {} targets nix2dream:manager@{wit_version}, which this nix2dream ({}) does not know; \
                  it knows: {}. Use a nix2dream that supports it, or a plugin built for a known version",
@@ -88,11 +94,14 @@ impl Plugin {
                 env!("CARGO_PKG_VERSION"),
                 wit::KNOWN_VERSIONS.join(", ")
             ),
-        }
+        };
         let linker: Linker<MemoryCap> = Linker::new(&engine);
-        let pre = linker
+        let prepared = linker
             .instantiate_pre(&component)
-            .and_then(v0_1::ManagerPre::new)
+            .and_then(|pre| match contract {
+                wit::Contract::V0_1 => v0_1::ManagerPre::new(pre).map(Prepared::V0_1),
+                wit::Contract::V0_2 => v0_2::ManagerPre::new(pre).map(Prepared::V0_2),
+            })
             .map_err(|e| anyhow!("plugin {}: cannot prepare instantiation: {e:#}", file.display()))?;
         let mut plugin = Plugin {
             file: file.to_owned(),
@@ -107,10 +116,17 @@ impl Plugin {
             wit_version,
             origin,
             engine,
-            pre,
+            prepared,
             limits,
         };
-        plugin.info = plugin.call("info()", |store, instance| instance.call_info(store))?;
+        plugin.info = match &plugin.prepared {
+            Prepared::V0_1(pre) => v0_1::upgrade_info(plugin.call("info()", |s| {
+                pre.instantiate(&mut *s)?.nix2dream_manager_plugin().call_info(s)
+            })?),
+            Prepared::V0_2(pre) => {
+                plugin.call("info()", |s| pre.instantiate(&mut *s)?.nix2dream_manager_plugin().call_info(s))?
+            }
+        };
         Ok(plugin)
     }
 
@@ -121,16 +137,21 @@ impl Plugin {
 
     /// Calls `render`; artifacts bigger than the output limit are refused.
     pub fn render(&self, deployment: &Deployment) -> Result<Result<Rendered, Vec<Diagnostic>>> {
-        let input = v0_1::deployment_for(deployment, &self.info.name);
-        let result = self.call("render()", |store, instance| instance.call_render(store, &input))?;
+        let name = &self.info.name;
+        let result = match &self.prepared {
+            Prepared::V0_1(pre) => {
+                let input = v0_1::deployment_for(deployment, name);
+                self.call("render()", |s| pre.instantiate(&mut *s)?.nix2dream_manager_plugin().call_render(s, &input))?
+                    .map(v0_1::upgrade_rendered)
+                    .map_err(|ds| ds.into_iter().map(v0_1::upgrade_diagnostic).collect())
+            }
+            Prepared::V0_2(pre) => {
+                let input = v0_2::deployment_for(deployment, name);
+                self.call("render()", |s| pre.instantiate(&mut *s)?.nix2dream_manager_plugin().call_render(s, &input))?
+            }
+        };
         if let Ok(rendered) = &result {
-            let size: usize = rendered
-                .artifacts
-                .iter()
-                .map(|a| match a {
-                    Artifact::File(f) => f.contents.len() + f.path.len(),
-                })
-                .sum();
+            let size: usize = rendered.artifacts.iter().map(artifact_size).sum();
             if size > self.limits.output_bytes {
                 bail!(
                     "{}: output limit exceeded: the render returned {} bytes, more than the limit of {} bytes \
@@ -144,20 +165,14 @@ impl Plugin {
         Ok(result)
     }
 
-    /// Runs one export in a fresh store: a trap poisons an instance, and a
-    /// fresh store also gives each call its whole fuel and memory budget.
-    fn call<T>(
-        &self,
-        what: &str,
-        f: impl FnOnce(&mut Store<MemoryCap>, &api::Guest) -> wasmtime::Result<T>,
-    ) -> Result<T> {
+    /// Instantiates and runs one export in a fresh store: a trap poisons an
+    /// instance, and a fresh store also gives each call its whole fuel and
+    /// memory budget.
+    fn call<T>(&self, what: &str, f: impl FnOnce(&mut Store<MemoryCap>) -> wasmtime::Result<T>) -> Result<T> {
         let mut store = Store::new(&self.engine, MemoryCap { max_bytes: self.limits.memory_bytes, hit: false });
         store.limiter(|cap| cap);
         store.set_fuel(self.limits.fuel).map_err(|e| anyhow!("{e}"))?;
-        let outcome = self
-            .pre
-            .instantiate(&mut store)
-            .and_then(|instance| f(&mut store, instance.nix2dream_manager_plugin()));
+        let outcome = f(&mut store);
         outcome.map_err(|e| self.explain(what, e, store.data()))
     }
 
@@ -184,5 +199,22 @@ impl Plugin {
             None => format!("{error:#}"),
         };
         anyhow!("{label}: {what} failed: {why}")
+    }
+}
+
+/// What an artifact weighs against the output limit: the bytes the plugin
+/// itself returned (an image's layers come from the store, not the plugin).
+fn artifact_size(artifact: &Artifact) -> usize {
+    match artifact {
+        Artifact::File(f) => f.path.len() + f.contents.len(),
+        Artifact::Image(image) => {
+            let content = |c: &wit::latest::FileContent| match c {
+                wit::latest::FileContent::Text(t) => t.len(),
+                wit::latest::FileContent::Source(s) => s.len(),
+            };
+            image.path.len()
+                + image.files.iter().map(|f| f.path.len() + content(&f.content)).sum::<usize>()
+                + image.store_paths.iter().map(String::len).sum::<usize>()
+        }
     }
 }

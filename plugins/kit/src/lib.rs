@@ -9,12 +9,14 @@
 //! ```
 
 pub mod diagnostics;
+pub mod image;
 pub mod shell;
+pub mod testing;
 
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit/v0.1.0",
+        path: "../../wit/v0.2.0",
         world: "manager",
         pub_export_macro: true,
         export_macro_name: "__export_manager_world",
@@ -28,7 +30,7 @@ pub mod types {
 }
 
 pub use types::{
-    Artifact, ConfigFile, Dependency, DependencyCondition, Deployment, Diagnostic, EnvVar,
+    Artifact, ConfigFile, Dependency, DependencyCondition, Deployment, Diagnostic, EnvVar, HttpProbe,
     FileContent, Healthcheck, PluginInfo, Port, Probe, Protocol, Rendered, Resources,
     RestartPolicy, Service, Severity, Volume,
 };

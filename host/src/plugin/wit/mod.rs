@@ -1,26 +1,34 @@
 //! One module per released WIT version (`wit/v<version>/`), each with its own
-//! bindings. A plugin's version is read from its exports before choosing one.
+//! bindings. A plugin's version is read from its exports before choosing one;
+//! results of older versions are upgraded to the latest types.
 
+mod convert;
 pub mod since_v0_1_0;
+pub mod since_v0_2_0;
+
+/// The newest contract's types, which the rest of the host works with.
+pub use since_v0_2_0::api as latest;
 
 /// The interface a plugin must export, without its version.
 pub const INTERFACE: &str = "nix2dream:manager/plugin";
 
-/// The contract versions this host can load, newest last.
-pub const KNOWN_VERSIONS: &[&str] = &["0.1.0"];
+/// The contract versions this host can load, oldest first.
+pub const KNOWN_VERSIONS: &[&str] = &["0.1.0", "0.2.0"];
 
 /// Which bindings serve a plugin exporting `INTERFACE@version`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Contract {
     V0_1,
+    V0_2,
 }
 
 impl Contract {
-    /// Semver-compatible matching, as wasmtime does: `0.1.x` is served by 0.1.0.
+    /// Semver-compatible matching, as wasmtime does for 0.x: `0.2.x` is served by 0.2.0.
     pub fn for_version(version: &str) -> Option<Contract> {
         let mut parts = version.split('.');
         match (parts.next(), parts.next()) {
             (Some("0"), Some("1")) => Some(Contract::V0_1),
+            (Some("0"), Some("2")) => Some(Contract::V0_2),
             _ => None,
         }
     }

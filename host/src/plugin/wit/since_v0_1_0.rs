@@ -1,6 +1,7 @@
-//! Bindings for plugins built against `nix2dream:manager@0.1.0`, and the
-//! conversion of a deployment into its WIT types.
+//! Plugins built against `nix2dream:manager@0.1.0`: their bindings, the
+//! deployment in their types, and their results upgraded to the latest types.
 
+use super::latest;
 use crate::deployment as d;
 
 wasmtime::component::bindgen!({
@@ -10,94 +11,42 @@ wasmtime::component::bindgen!({
 
 pub use exports::nix2dream::manager::plugin as api;
 
-/// Builds what the plugin `plugin_name` receives: every service, with that
-/// plugin's own settings only.
-pub fn deployment_for(dep: &d::Deployment, plugin_name: &str) -> api::Deployment {
-    let settings = |map: &std::collections::BTreeMap<String, serde_json::Value>| {
-        map.get(plugin_name).map(|v| v.to_string()).unwrap_or_else(|| "{}".to_owned())
-    };
-    api::Deployment {
-        name: dep.name.clone(),
-        settings_json: settings(&dep.settings),
-        services: dep
-            .services
-            .iter()
-            .map(|(name, s)| api::Service {
-                name: name.clone(),
-                description: s.description.clone(),
-                package: s.package.clone(),
-                argv: s.process.argv.clone(),
-                env: s.env.iter().map(|(k, v)| api::EnvVar { name: k.clone(), value: v.clone() }).collect(),
-                path: s.path.clone(),
-                working_directory: s.working_directory.clone(),
-                pre_start: s.pre_start.clone(),
-                config_files: s
-                    .config_data
-                    .iter()
-                    .map(|(n, c)| api::ConfigFile {
-                        name: n.clone(),
-                        path: c.path.clone().unwrap_or_else(|| n.clone()),
-                        content: match (&c.text, &c.source) {
-                            (Some(text), _) => api::FileContent::Text(text.clone()),
-                            (None, source) => api::FileContent::Source(source.clone().unwrap_or_default()),
-                        },
-                    })
-                    .collect(),
-                volumes: s
-                    .volumes
-                    .iter()
-                    .map(|(n, v)| api::Volume { name: n.clone(), path: v.path.clone(), persistent: v.persistent })
-                    .collect(),
-                ports: s
-                    .ports
-                    .iter()
-                    .map(|(n, p)| api::Port {
-                        name: n.clone(),
-                        port: p.port,
-                        protocol: match p.protocol {
-                            d::Protocol::Tcp => api::Protocol::Tcp,
-                            d::Protocol::Udp => api::Protocol::Udp,
-                        },
-                    })
-                    .collect(),
-                user: s.user.clone(),
-                group: s.group.clone(),
-                depends_on: s
-                    .depends_on
-                    .iter()
-                    .map(|(n, dep)| api::Dependency {
-                        service: n.clone(),
-                        condition: match dep.condition {
-                            d::Condition::Started => api::DependencyCondition::Started,
-                            d::Condition::Healthy => api::DependencyCondition::Healthy,
-                        },
-                    })
-                    .collect(),
-                healthcheck: s.healthcheck.as_ref().map(|h| api::Healthcheck {
-                    probe: match (&h.command, &h.http) {
-                        (Some(command), _) => api::Probe::Command(command.clone()),
-                        (None, Some(http)) => api::Probe::Http(api::HttpProbe { port: http.port, path: http.path.clone() }),
-                        (None, None) => api::Probe::Command(Vec::new()),
-                    },
-                    interval_seconds: h.interval,
-                    timeout_seconds: h.timeout,
-                    retries: h.retries,
-                    start_period_seconds: h.start_period,
-                }),
-                restart: match s.restart {
-                    d::Restart::Never => api::RestartPolicy::Never,
-                    d::Restart::OnFailure => api::RestartPolicy::OnFailure,
-                    d::Restart::Always => api::RestartPolicy::Always,
-                },
-                resources: api::Resources {
-                    cpus: s.resources.cpus.map(|c| c.to_string()),
-                    memory_mib: s.resources.memory_mib,
-                },
-                replicas: s.replicas,
-                options_set: s.options_set().to_vec(),
-                settings_json: settings(&s.managers),
-                closure_roots: s.closure_roots.clone(),
+super::convert::deployment_conversion!();
+
+fn severity(s: api::Severity) -> latest::Severity {
+    match s {
+        api::Severity::Error => latest::Severity::Error,
+        api::Severity::Warning => latest::Severity::Warning,
+        api::Severity::Info => latest::Severity::Info,
+    }
+}
+
+pub fn upgrade_diagnostic(d: api::Diagnostic) -> latest::Diagnostic {
+    latest::Diagnostic { severity: severity(d.severity), service: d.service, option_name: d.option_name, message: d.message }
+}
+
+pub fn upgrade_rendered(r: api::Rendered) -> latest::Rendered {
+    latest::Rendered {
+        artifacts: r
+            .artifacts
+            .into_iter()
+            .map(|a| match a {
+                api::Artifact::File(f) => {
+                    latest::Artifact::File(latest::File { path: f.path, contents: f.contents, executable: f.executable })
+                }
             })
             .collect(),
+        diagnostics: r.diagnostics.into_iter().map(upgrade_diagnostic).collect(),
+    }
+}
+
+pub fn upgrade_info(i: api::PluginInfo) -> latest::PluginInfo {
+    latest::PluginInfo {
+        name: i.name,
+        version: i.version,
+        description: i.description,
+        supported_options: i.supported_options,
+        settings_schema: i.settings_schema,
+        usage: i.usage,
     }
 }

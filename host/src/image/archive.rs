@@ -1,0 +1,181 @@
+//! The final archive: layers written to temp files beside `dest`, then
+//! streamed with the JSON documents into ONE tar that is both an OCI image
+//! layout and a docker-archive, renamed into place at the end.
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use tar::EntryType;
+
+use super::config::{self, Descriptor, MEDIA_CONFIG, MEDIA_LAYER};
+use super::layer::{self, digest_of, header, Blob, Exact, LayerWriter};
+use super::{BuiltImage, ImageSpec};
+
+/// How the sorted closure is split into store layers: one path per layer
+/// while there is room, the rest merged into the last store layer, keeping
+/// one of `max_layers` for the files layer.
+pub(super) fn group_paths(paths: &[PathBuf], max_layers: usize) -> Vec<&[PathBuf]> {
+    let store_layers = max_layers.saturating_sub(1).max(1);
+    if paths.len() <= store_layers {
+        paths.chunks(1).collect()
+    } else {
+        let (single, merged) = paths.split_at(store_layers - 1);
+        single.chunks(1).chain(std::iter::once(merged)).collect()
+    }
+}
+
+pub(super) fn write(spec: &ImageSpec, closure: &[PathBuf], dest: &Path) -> Result<BuiltImage> {
+    if std::fs::symlink_metadata(dest).is_ok() {
+        bail!(
+            "{} already exists: give a path that does not exist yet",
+            dest.display()
+        );
+    }
+    let parent = match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let work = tempfile::Builder::new()
+        .prefix(".nix2dream-image-")
+        .tempdir_in(parent)
+        .with_context(|| format!("creating a temp directory in {}", parent.display()))?;
+
+    let mut paths = closure.to_vec();
+    paths.sort();
+    paths.dedup();
+
+    // Layers, each to its own temp file, hashed while written.
+    let mut layers: Vec<(Blob, String)> = Vec::new();
+    for (i, group) in group_paths(&paths, spec.max_layers).into_iter().enumerate() {
+        let mut writer = LayerWriter::create(&work.path().join(format!("layer-{i}.tar")))?;
+        for path in group {
+            writer.add_store_path(path)?;
+        }
+        // Named as inside the image, whatever the source directory.
+        let in_image = |p: &PathBuf| {
+            format!(
+                "/nix/store/{}",
+                p.file_name().unwrap_or_default().to_string_lossy()
+            )
+        };
+        let created_by = match group {
+            [one] => format!("nix2dream: store path {}", in_image(one)),
+            many => format!(
+                "nix2dream: {} store paths, {} to {}",
+                many.len(),
+                in_image(&many[0]),
+                in_image(&many[many.len() - 1])
+            ),
+        };
+        layers.push((writer.finish()?, created_by));
+    }
+    let files_layer = layer::write_files_layer(&spec.files, &work.path().join("layer-files.tar"))
+        .context("writing the files layer")?;
+    layers.push((
+        files_layer,
+        format!("nix2dream: {} files and /tmp", spec.files.len()),
+    ));
+
+    // JSON documents.
+    let history: Vec<(&str, String)> = layers
+        .iter()
+        .map(|(b, by)| (b.digest.as_str(), by.clone()))
+        .collect();
+    let config_json = config::image_config(spec, &history)?;
+    let config_digest = digest_of(&config_json);
+    let config_desc = Descriptor {
+        media_type: MEDIA_CONFIG,
+        digest: &config_digest,
+        size: config_json.len() as u64,
+        annotations: Default::default(),
+    };
+    let layer_descs = layers
+        .iter()
+        .map(|(b, _)| Descriptor {
+            media_type: MEDIA_LAYER,
+            digest: &b.digest,
+            size: b.size,
+            annotations: Default::default(),
+        })
+        .collect();
+    let manifest_json = config::manifest(config_desc, layer_descs)?;
+    let manifest_digest = digest_of(&manifest_json);
+    let index_json = config::index(spec, &manifest_digest, manifest_json.len() as u64)?;
+    let layer_hexes: Vec<&str> = layers.iter().map(|(b, _)| b.hex()).collect();
+    let docker_json = config::docker_manifest(spec, hex(&config_digest), &layer_hexes)?;
+
+    // The archive, beside `dest`, renamed into place when complete.
+    let out =
+        tempfile::NamedTempFile::new_in(work.path()).context("creating the archive's temp file")?;
+    let mut tar = tar::Builder::new(BufWriter::new(out));
+    add_bytes(&mut tar, "oci-layout", config::oci_layout())?;
+    add_bytes(&mut tar, "index.json", &index_json)?;
+    add_bytes(&mut tar, "manifest.json", &docker_json)?;
+    for dir in ["blobs", "blobs/sha256"] {
+        let mut h = header(EntryType::Directory, 0o755, 0);
+        tar.append_data(&mut h, dir, std::io::empty())
+            .with_context(|| format!("writing {dir}/ into the archive"))?;
+    }
+    add_bytes(
+        &mut tar,
+        &format!("blobs/sha256/{}", hex(&config_digest)),
+        &config_json,
+    )?;
+    add_bytes(
+        &mut tar,
+        &format!("blobs/sha256/{}", hex(&manifest_digest)),
+        &manifest_json,
+    )?;
+    let mut written = BTreeSet::new();
+    for (blob, _) in &layers {
+        if !written.insert(blob.digest.clone()) {
+            continue; // identical layers share one blob
+        }
+        let file =
+            File::open(&blob.path).with_context(|| format!("opening {}", blob.path.display()))?;
+        let mut h = header(EntryType::Regular, 0o644, blob.size);
+        tar.append_data(
+            &mut h,
+            format!("blobs/sha256/{}", blob.hex()),
+            Exact::new(file, blob.size),
+        )
+        .with_context(|| format!("writing layer {} into the archive", blob.digest))?;
+        // The temp copy is no longer needed: free the space early.
+        std::fs::remove_file(&blob.path).ok();
+    }
+    let mut buffered = tar.into_inner().context("finishing the archive")?;
+    buffered.flush().context("writing the archive")?;
+    let out = buffered
+        .into_inner()
+        .map_err(|e| e.into_error())
+        .context("writing the archive")?;
+    out.as_file().sync_all().context("writing the archive")?;
+    let bytes = out.as_file().metadata()?.len();
+    // NamedTempFile creates 0600; an image archive is not secret.
+    std::fs::set_permissions(out.path(), std::fs::Permissions::from_mode(0o644))
+        .with_context(|| format!("setting the mode of {}", out.path().display()))?;
+    out.persist_noclobber(dest)
+        .map_err(|e| e.error)
+        .with_context(|| format!("moving the finished archive to {}", dest.display()))?;
+
+    Ok(BuiltImage {
+        manifest_digest,
+        config_digest,
+        layers: layers.len(),
+        bytes,
+    })
+}
+
+fn add_bytes<W: Write>(tar: &mut tar::Builder<W>, path: &str, bytes: &[u8]) -> Result<()> {
+    let mut h = header(EntryType::Regular, 0o644, bytes.len() as u64);
+    tar.append_data(&mut h, path, bytes)
+        .with_context(|| format!("writing {path} into the archive"))
+}
+
+fn hex(digest: &str) -> &str {
+    digest.trim_start_matches("sha256:")
+}

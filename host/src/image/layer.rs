@@ -1,0 +1,314 @@
+//! Reproducible layer tars, written to a temp file while being hashed.
+//!
+//! Every entry has mtime 1 (as in the Nix store), uid/gid 0, no user or group
+//! names, and a normalised mode; directories are walked in byte order of their
+//! entry names, so the same contents always give the same bytes.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use sha2::{Digest, Sha256};
+use tar::{EntryType, Header};
+
+use super::ImageFile;
+
+/// Modification time of every entry: 1, like the Nix store.
+pub(super) const MTIME: u64 = 1;
+
+/// A blob written to disk, with its digest.
+#[derive(Debug, Clone)]
+pub(super) struct Blob {
+    pub path: PathBuf,
+    /// `sha256:<hex>`.
+    pub digest: String,
+    pub size: u64,
+}
+
+impl Blob {
+    /// The hex part of the digest (the file name under `blobs/sha256/`).
+    pub fn hex(&self) -> &str {
+        self.digest.trim_start_matches("sha256:")
+    }
+}
+
+/// `sha256:<hex>` of some bytes.
+pub(super) fn digest_of(bytes: &[u8]) -> String {
+    format!("sha256:{:x}", Sha256::digest(bytes))
+}
+
+/// Hashes and counts what goes through it.
+pub(super) struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    written: u64,
+}
+
+impl<W: Write> HashingWriter<W> {
+    pub fn new(inner: W) -> Self {
+        HashingWriter {
+            inner,
+            hasher: Sha256::new(),
+            written: 0,
+        }
+    }
+
+    /// The inner writer, `sha256:<hex>` and the byte count.
+    pub fn finish(self) -> (W, String, u64) {
+        (
+            self.inner,
+            format!("sha256:{:x}", self.hasher.finalize()),
+            self.written,
+        )
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// A reader that yields exactly `len` bytes, failing if the source is shorter
+/// (a file that shrank while being archived would otherwise corrupt the tar).
+pub(super) struct Exact<R> {
+    inner: io::Take<R>,
+    remaining: u64,
+}
+
+impl<R: Read> Exact<R> {
+    pub fn new(inner: R, len: u64) -> Self {
+        Exact {
+            inner: inner.take(len),
+            remaining: len,
+        }
+    }
+}
+
+impl<R: Read> Read for Exact<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && self.remaining > 0 && !buf.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "file shrank while being archived",
+            ));
+        }
+        self.remaining -= n as u64;
+        Ok(n)
+    }
+}
+
+/// A header with the fixed metadata of every entry.
+pub(super) fn header(kind: EntryType, mode: u32, size: u64) -> Header {
+    let mut header = Header::new_gnu();
+    header.set_entry_type(kind);
+    header.set_mode(mode);
+    header.set_uid(0);
+    header.set_gid(0);
+    header.set_mtime(MTIME);
+    header.set_size(size);
+    header
+}
+
+/// One layer tar being written to a temp file.
+pub(super) struct LayerWriter {
+    builder: tar::Builder<HashingWriter<BufWriter<File>>>,
+    path: PathBuf,
+    store_dirs_written: bool,
+}
+
+impl LayerWriter {
+    pub fn create(path: &Path) -> Result<Self> {
+        let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        let mut builder = tar::Builder::new(HashingWriter::new(BufWriter::new(file)));
+        builder.mode(tar::HeaderMode::Deterministic);
+        Ok(LayerWriter {
+            builder,
+            path: path.to_owned(),
+            store_dirs_written: false,
+        })
+    }
+
+    fn dir(&mut self, image_path: &Path, mode: u32) -> io::Result<()> {
+        let mut header = header(EntryType::Directory, mode, 0);
+        self.builder
+            .append_data(&mut header, image_path, io::empty())
+    }
+
+    /// Adds a store path (directory, file or symlink) as `nix/store/<name>`,
+    /// preceded by the `nix/` and `nix/store/` directories.
+    pub fn add_store_path(&mut self, source: &Path) -> Result<()> {
+        let name = source
+            .file_name()
+            .with_context(|| format!("store path {} has no file name", source.display()))?;
+        if !self.store_dirs_written {
+            self.dir(Path::new("nix"), 0o555)?;
+            self.dir(Path::new("nix/store"), 0o555)?;
+            self.store_dirs_written = true;
+        }
+        let image_path = Path::new("nix/store").join(name);
+        self.add_tree(source, &image_path)
+            .with_context(|| format!("adding store path {} to a layer", source.display()))
+    }
+
+    /// Adds `source` as `image_path`, recursing into directories in sorted
+    /// order. Symlinks stay symlinks; files are 0o555 if any exec bit is set,
+    /// else 0o444; directories 0o555 (as in the Nix store).
+    fn add_tree(&mut self, source: &Path, image_path: &Path) -> Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::symlink_metadata(source)
+            .with_context(|| format!("reading {}", source.display()))?;
+        let kind = meta.file_type();
+        if kind.is_symlink() {
+            let target = std::fs::read_link(source)
+                .with_context(|| format!("reading symlink {}", source.display()))?;
+            let mut header = header(EntryType::Symlink, 0o777, 0);
+            self.builder
+                .append_link(&mut header, image_path, &target)
+                .with_context(|| format!("archiving symlink {}", source.display()))?;
+        } else if kind.is_dir() {
+            self.dir(image_path, 0o555)
+                .with_context(|| format!("archiving directory {}", source.display()))?;
+            let mut names = Vec::new();
+            for entry in std::fs::read_dir(source)
+                .with_context(|| format!("listing {}", source.display()))?
+            {
+                names.push(
+                    entry
+                        .with_context(|| format!("listing {}", source.display()))?
+                        .file_name(),
+                );
+            }
+            names.sort();
+            for name in names {
+                self.add_tree(&source.join(&name), &image_path.join(&name))?;
+            }
+        } else if kind.is_file() {
+            let file =
+                File::open(source).with_context(|| format!("opening {}", source.display()))?;
+            let len = file
+                .metadata()
+                .with_context(|| format!("reading {}", source.display()))?
+                .len();
+            let mode = if meta.permissions().mode() & 0o111 != 0 {
+                0o555
+            } else {
+                0o444
+            };
+            let mut header = header(EntryType::Regular, mode, len);
+            self.builder
+                .append_data(&mut header, image_path, Exact::new(file, len))
+                .with_context(|| format!("archiving file {}", source.display()))?;
+        } else {
+            bail!(
+                "{} is neither a file, a directory nor a symlink (a socket, fifo or device): \
+                 images hold only those three",
+                source.display()
+            );
+        }
+        Ok(())
+    }
+
+    /// Ends the tar and returns the blob with its digest.
+    pub fn finish(self) -> Result<Blob> {
+        let path = self.path;
+        let hashing = self
+            .builder
+            .into_inner()
+            .with_context(|| format!("writing {}", path.display()))?;
+        let (buffered, digest, size) = hashing.finish();
+        buffered
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .with_context(|| format!("writing {}", path.display()))?;
+        Ok(Blob { path, digest, size })
+    }
+}
+
+/// `/a/b/c` → `a/b/c`, refusing relative paths, `.`/`..`, empty components
+/// and the root itself.
+pub(super) fn image_relative_path(path: &str) -> Result<String> {
+    let Some(rest) = path.strip_prefix('/') else {
+        bail!("the path inside the image must be absolute (start with `/`)");
+    };
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    if rest.is_empty() {
+        bail!("the path inside the image must name a file, not `/`");
+    }
+    for component in rest.split('/') {
+        if component.is_empty() || component == "." || component == ".." || component.contains('\0')
+        {
+            bail!("the path inside the image must not contain empty, `.` or `..` components or NUL bytes");
+        }
+    }
+    Ok(rest.to_owned())
+}
+
+/// The final layer: `files` with their parent directories (0o755) and `tmp/`
+/// (0o1777).
+pub(super) fn write_files_layer(files: &[ImageFile], dest: &Path) -> Result<Blob> {
+    enum Item<'a> {
+        Dir(u32),
+        File(&'a ImageFile),
+    }
+    let mut items: BTreeMap<String, Item> = BTreeMap::new();
+    items.insert("tmp".to_owned(), Item::Dir(0o1777));
+    for file in files {
+        let rel =
+            image_relative_path(&file.path).with_context(|| format!("file {:?}", file.path))?;
+        let mut parent = String::new();
+        let components: Vec<&str> = rel.split('/').collect();
+        for component in &components[..components.len() - 1] {
+            if !parent.is_empty() {
+                parent.push('/');
+            }
+            parent.push_str(component);
+            match items.get(&parent) {
+                Some(Item::File(other)) => {
+                    bail!(
+                        "file {} is inside {}, which is also a file of the image",
+                        file.path,
+                        other.path
+                    )
+                }
+                Some(Item::Dir(_)) => {}
+                None => {
+                    items.insert(parent.clone(), Item::Dir(0o755));
+                }
+            }
+        }
+        match items.get(&rel) {
+            Some(Item::File(_)) => bail!("file {} is given twice", file.path),
+            Some(Item::Dir(_)) => bail!("file {} is also a directory of the image", file.path),
+            None => {
+                items.insert(rel, Item::File(file));
+            }
+        }
+    }
+    let mut layer = LayerWriter::create(dest)?;
+    for (path, item) in items {
+        match item {
+            Item::Dir(mode) => layer
+                .dir(Path::new(&path), mode)
+                .with_context(|| format!("archiving directory /{path}"))?,
+            Item::File(file) => {
+                let mut header = header(EntryType::Regular, file.mode, file.contents.len() as u64);
+                layer
+                    .builder
+                    .append_data(&mut header, &path, file.contents.as_slice())
+                    .with_context(|| format!("archiving file {}", file.path))?;
+            }
+        }
+    }
+    layer.finish()
+}

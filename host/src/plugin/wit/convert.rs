@@ -1,0 +1,104 @@
+//! The conversion of a deployment into a contract version's WIT types. The
+//! deployment records are the same in every version so far, but each
+//! version's bindings are distinct Rust types: one macro, expanded in each
+//! version module, keeps a single copy of the code.
+
+/// Expands to `pub fn deployment_for(&Deployment, plugin_name) -> api::Deployment`
+/// where `api` is the version module's bindings.
+macro_rules! deployment_conversion {
+    () => {
+        /// Builds what the plugin `plugin_name` receives: every service, with that
+        /// plugin's own settings only.
+        pub fn deployment_for(dep: &d::Deployment, plugin_name: &str) -> api::Deployment {
+            let settings = |map: &std::collections::BTreeMap<String, serde_json::Value>| {
+                map.get(plugin_name).map(|v| v.to_string()).unwrap_or_else(|| "{}".to_owned())
+            };
+            api::Deployment {
+                name: dep.name.clone(),
+                settings_json: settings(&dep.settings),
+                services: dep
+                    .services
+                    .iter()
+                    .map(|(name, s)| api::Service {
+                        name: name.clone(),
+                        description: s.description.clone(),
+                        package: s.package.clone(),
+                        argv: s.process.argv.clone(),
+                        env: s.env.iter().map(|(k, v)| api::EnvVar { name: k.clone(), value: v.clone() }).collect(),
+                        path: s.path.clone(),
+                        working_directory: s.working_directory.clone(),
+                        pre_start: s.pre_start.clone(),
+                        config_files: s
+                            .config_data
+                            .iter()
+                            .map(|(n, c)| api::ConfigFile {
+                                name: n.clone(),
+                                path: c.path.clone().unwrap_or_else(|| n.clone()),
+                                content: match (&c.text, &c.source) {
+                                    (Some(text), _) => api::FileContent::Text(text.clone()),
+                                    (None, source) => api::FileContent::Source(source.clone().unwrap_or_default()),
+                                },
+                            })
+                            .collect(),
+                        volumes: s
+                            .volumes
+                            .iter()
+                            .map(|(n, v)| api::Volume { name: n.clone(), path: v.path.clone(), persistent: v.persistent })
+                            .collect(),
+                        ports: s
+                            .ports
+                            .iter()
+                            .map(|(n, p)| api::Port {
+                                name: n.clone(),
+                                port: p.port,
+                                protocol: match p.protocol {
+                                    d::Protocol::Tcp => api::Protocol::Tcp,
+                                    d::Protocol::Udp => api::Protocol::Udp,
+                                },
+                            })
+                            .collect(),
+                        user: s.user.clone(),
+                        group: s.group.clone(),
+                        depends_on: s
+                            .depends_on
+                            .iter()
+                            .map(|(n, dep)| api::Dependency {
+                                service: n.clone(),
+                                condition: match dep.condition {
+                                    d::Condition::Started => api::DependencyCondition::Started,
+                                    d::Condition::Healthy => api::DependencyCondition::Healthy,
+                                },
+                            })
+                            .collect(),
+                        healthcheck: s.healthcheck.as_ref().map(|h| api::Healthcheck {
+                            probe: match (&h.command, &h.http) {
+                                (Some(command), _) => api::Probe::Command(command.clone()),
+                                (None, Some(http)) => api::Probe::Http(api::HttpProbe { port: http.port, path: http.path.clone() }),
+                                (None, None) => api::Probe::Command(Vec::new()),
+                            },
+                            interval_seconds: h.interval,
+                            timeout_seconds: h.timeout,
+                            retries: h.retries,
+                            start_period_seconds: h.start_period,
+                        }),
+                        restart: match s.restart {
+                            d::Restart::Never => api::RestartPolicy::Never,
+                            d::Restart::OnFailure => api::RestartPolicy::OnFailure,
+                            d::Restart::Always => api::RestartPolicy::Always,
+                        },
+                        resources: api::Resources {
+                            cpus: s.resources.cpus.map(|c| c.to_string()),
+                            memory_mib: s.resources.memory_mib,
+                        },
+                        replicas: s.replicas,
+                        options_set: s.options_set().to_vec(),
+                        settings_json: settings(&s.managers),
+                        closure_roots: s.closure_roots.clone(),
+                    })
+                    .collect(),
+            }
+        }
+    };
+}
+
+pub(crate) use deployment_conversion;

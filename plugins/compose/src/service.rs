@@ -1,0 +1,183 @@
+//! One service's entry in compose.yaml.
+
+use crate::settings::DeploymentSettings;
+use crate::yaml::{self, string, strings};
+use nix2dream_plugin_kit::types::ImageRequest;
+use nix2dream_plugin_kit::{
+    diagnostics, image, Dependency, DependencyCondition, Deployment, Diagnostic, Probe, Protocol, RestartPolicy, Service,
+};
+use serde_yaml_ng::{Mapping, Value};
+
+pub struct Entry {
+    pub mapping: Mapping,
+    /// Top-level named volumes this service uses.
+    pub named_volumes: Vec<String>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// `<service>-<volume>`: volumes belong to one service in the deployment model.
+pub fn volume_name(service: &Service, volume: &str) -> String {
+    format!("{}-{}", service.name, volume)
+}
+
+fn seconds(s: u32) -> Value {
+    Value::String(format!("{s}s"))
+}
+
+fn healthcheck(svc: &Service, warnings: &mut Vec<Diagnostic>) -> Option<Value> {
+    let h = svc.healthcheck.as_ref()?;
+    let mut test = vec!["CMD".to_owned()];
+    match &h.probe {
+        Probe::Command(argv) => test.extend(argv.iter().cloned()),
+        Probe::Http(http) => {
+            warnings.push(diagnostics::warning(
+                &svc.name,
+                "healthcheck",
+                "the http healthcheck runs `wget` inside the container: it must be on the service's PATH (e.g. busybox in `path`)",
+            ));
+            let path = if http.path.starts_with('/') { http.path.clone() } else { format!("/{}", http.path) };
+            test.extend(["wget", "-q", "-O", "/dev/null"].map(String::from));
+            test.push(format!("http://127.0.0.1:{}{path}", http.port));
+        }
+    }
+    let mut m = Mapping::new();
+    m.insert("test".into(), strings(&test));
+    m.insert("interval".into(), seconds(h.interval_seconds));
+    m.insert("timeout".into(), seconds(h.timeout_seconds));
+    m.insert("retries".into(), Value::Number(h.retries.into()));
+    m.insert("start_period".into(), seconds(h.start_period_seconds));
+    Some(Value::Mapping(m))
+}
+
+fn depends_on(d: &Deployment, svc: &Service, deps: &[Dependency], warnings: &mut Vec<Diagnostic>) -> Value {
+    let mut m = Mapping::new();
+    for dep in deps {
+        let target_has_check = d.services.iter().any(|s| s.name == dep.service && s.healthcheck.is_some());
+        let condition = match dep.condition {
+            DependencyCondition::Healthy if target_has_check => "service_healthy",
+            DependencyCondition::Healthy => {
+                warnings.push(diagnostics::warning(
+                    &svc.name,
+                    "dependsOn",
+                    format!("waits for {:?} to be healthy, but it has no healthcheck: waiting for it to start instead", dep.service),
+                ));
+                "service_started"
+            }
+            DependencyCondition::Started => "service_started",
+        };
+        let mut c = Mapping::new();
+        c.insert("condition".into(), condition.into());
+        m.insert(Value::String(dep.service.clone()), Value::Mapping(c));
+    }
+    Value::Mapping(m)
+}
+
+pub fn compose_service(
+    d: &Deployment,
+    svc: &Service,
+    request: &ImageRequest,
+    settings: &DeploymentSettings,
+) -> Result<Entry, Vec<Diagnostic>> {
+    let mut warnings = Vec::new();
+    let mut m = Mapping::new();
+    m.insert("image".into(), Value::String(format!("{}:{}", request.name, request.tag)));
+    if !request.config.entrypoint.is_empty() {
+        m.insert("entrypoint".into(), strings(&request.config.entrypoint));
+    }
+    m.insert("command".into(), strings(&svc.argv));
+    if !request.config.env.is_empty() {
+        let mut env = Mapping::new();
+        for var in &request.config.env {
+            env.insert(Value::String(var.name.clone()), string(&var.value));
+        }
+        m.insert("environment".into(), Value::Mapping(env));
+    }
+    if let Some(dir) = &svc.working_directory {
+        m.insert("working_dir".into(), string(dir));
+    }
+    if let Some(user) = image::user_spec(svc) {
+        m.insert("user".into(), string(&user));
+    }
+    if !svc.ports.is_empty() {
+        let ports: Vec<String> = svc
+            .ports
+            .iter()
+            .map(|p| {
+                let proto = match p.protocol {
+                    Protocol::Tcp => "tcp",
+                    Protocol::Udp => "udp",
+                };
+                match &settings.publish_address {
+                    Some(addr) => format!("{addr}:{0}:{0}/{proto}", p.port),
+                    None => format!("{0}:{0}/{proto}", p.port),
+                }
+            })
+            .collect();
+        m.insert("ports".into(), strings(&ports));
+        if svc.replicas > 1 {
+            warnings.push(diagnostics::warning(
+                &svc.name,
+                "replicas",
+                "several replicas cannot all publish the same host port: `docker-compose up` will fail for all but one",
+            ));
+        }
+    }
+    let mut named_volumes = Vec::new();
+    let mut mounts = Vec::new();
+    let mut tmpfs = Vec::new();
+    for v in &svc.volumes {
+        if v.persistent {
+            let name = volume_name(svc, &v.name);
+            mounts.push(format!("{name}:{}", v.path));
+            named_volumes.push(name);
+        } else {
+            tmpfs.push(v.path.clone());
+        }
+    }
+    if !mounts.is_empty() {
+        m.insert("volumes".into(), strings(&mounts));
+    }
+    if !tmpfs.is_empty() {
+        m.insert("tmpfs".into(), strings(&tmpfs));
+    }
+    if !svc.depends_on.is_empty() {
+        m.insert("depends_on".into(), depends_on(d, svc, &svc.depends_on, &mut warnings));
+    }
+    if let Some(h) = healthcheck(svc, &mut warnings) {
+        m.insert("healthcheck".into(), h);
+    }
+    let restart = match svc.restart {
+        RestartPolicy::Never => "no",
+        RestartPolicy::OnFailure => "on-failure",
+        RestartPolicy::Always => "always",
+    };
+    m.insert("restart".into(), Value::String(restart.into()));
+    if let Some(cpus) = &svc.resources.cpus {
+        match cpus.parse::<f64>() {
+            Ok(c) if c > 0.0 => {
+                m.insert("cpus".into(), Value::Number(c.into()));
+            }
+            _ => return Err(vec![diagnostics::error(&svc.name, "resources", format!("cpus {cpus:?} is not a positive number"))]),
+        }
+    }
+    if let Some(mib) = svc.resources.memory_mib {
+        m.insert("mem_limit".into(), Value::String(format!("{mib}m")));
+    }
+    if svc.replicas != 1 {
+        m.insert("scale".into(), Value::Number(svc.replicas.into()));
+    }
+    let mut labels = Mapping::new();
+    for (k, v) in &request.config.labels {
+        labels.insert(Value::String(k.clone()), string(v));
+    }
+    m.insert("labels".into(), Value::Mapping(labels));
+
+    let user_settings = diagnostics::parse_settings(&svc.settings_json, Some(&svc.name)).map_err(|e| vec![e])?;
+    if !user_settings.is_object() {
+        return Err(vec![diagnostics::error(&svc.name, "managers", "managers.compose must be an object (merged into the service's compose entry)")]);
+    }
+    let mut entry = Value::Mapping(m);
+    yaml::merge(&mut entry, yaml::from_json(&user_settings));
+    let Value::Mapping(mapping) = entry else { unreachable!("merging into a mapping keeps a mapping") };
+    Ok(Entry { mapping, named_volumes, warnings })
+}

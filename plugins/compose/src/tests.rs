@@ -1,0 +1,108 @@
+use super::*;
+use nix2dream_plugin_kit::testing::*;
+use nix2dream_plugin_kit::{Dependency, DependencyCondition, Healthcheck, HttpProbe, Probe, Service};
+
+fn compose_yaml(d: nix2dream_plugin_kit::Deployment) -> (serde_yaml_ng::Value, Rendered) {
+    let rendered = Compose::render(d).expect("renders");
+    let Some(Artifact::File(f)) = rendered.artifacts.first() else { panic!("compose.yaml first") };
+    assert_eq!(f.path, "compose.yaml");
+    (serde_yaml_ng::from_slice(&f.contents).unwrap(), rendered)
+}
+
+fn check(interval: u32) -> Healthcheck {
+    Healthcheck { probe: Probe::Command(vec!["true".into()]), interval_seconds: interval, timeout_seconds: 2, retries: 3, start_period_seconds: 0 }
+}
+
+fn with_deps(s: Service, deps: &[(&str, DependencyCondition)]) -> Service {
+    s.with(|s| s.depends_on = deps.iter().map(|(n, c)| Dependency { service: (*n).into(), condition: *c }).collect())
+}
+
+#[test]
+fn image_references_match_the_image_requests() {
+    let (y, rendered) = compose_yaml(deployment(vec![service("web", &["x"]), service("db", &["y"])]));
+    for a in &rendered.artifacts[1..] {
+        let Artifact::Image(r) = a else { panic!() };
+        let service = r.name.strip_prefix("demo-").unwrap();
+        assert_eq!(y["services"][service]["image"].as_str().unwrap(), format!("{}:{}", r.name, r.tag));
+    }
+    assert_eq!(rendered.artifacts.len(), 3);
+}
+
+#[test]
+fn dollar_signs_are_escaped_for_compose_interpolation() {
+    let (y, _) = compose_yaml(deployment(vec![service("web", &["echo", "$HOME"]).env("A", "cost: $5")]));
+    assert_eq!(y["services"]["web"]["command"][1], "$$HOME");
+    assert_eq!(y["services"]["web"]["environment"]["A"], "cost: $$5");
+}
+
+#[test]
+fn depends_on_waits_for_health_only_when_the_dependency_has_a_healthcheck() {
+    let db = service("db", &["db"]).with(|s| s.healthcheck = Some(check(1)));
+    let cache = service("cache", &["c"]);
+    let web = with_deps(service("web", &["w"]), &[("db", DependencyCondition::Healthy), ("cache", DependencyCondition::Healthy)]);
+    let (y, rendered) = compose_yaml(deployment(vec![db, cache, web]));
+    assert_eq!(y["services"]["web"]["depends_on"]["db"]["condition"], "service_healthy");
+    assert_eq!(y["services"]["web"]["depends_on"]["cache"]["condition"], "service_started");
+    assert!(rendered.diagnostics.iter().any(|d| d.option_name.as_deref() == Some("dependsOn") && d.message.contains("cache")));
+    assert_eq!(y["services"]["db"]["healthcheck"]["test"][0], "CMD");
+    assert_eq!(y["services"]["db"]["healthcheck"]["interval"], "1s");
+}
+
+#[test]
+fn http_healthchecks_use_wget_on_the_declared_port() {
+    let web = service("web", &["w"]).with(|s| {
+        s.healthcheck = Some(Healthcheck { probe: Probe::Http(HttpProbe { port: 8080, path: "/health".into() }), ..check(5) })
+    });
+    let (y, _) = compose_yaml(deployment(vec![web]));
+    let test: Vec<&str> = y["services"]["web"]["healthcheck"]["test"].as_sequence().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(test, ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/health"]);
+}
+
+#[test]
+fn volumes_ports_restart_resources_and_replicas() {
+    let web = service("web", &["w"])
+        .volume("data", "/var/lib/web")
+        .with(|s| {
+            s.volumes.push(nix2dream_plugin_kit::Volume { name: "scratch".into(), path: "/scratch".into(), persistent: false });
+            s.restart = nix2dream_plugin_kit::RestartPolicy::Always;
+            s.resources = nix2dream_plugin_kit::Resources { cpus: Some("0.5".into()), memory_mib: Some(64) };
+            s.replicas = 3;
+        });
+    let (y, _) = compose_yaml(deployment(vec![web]));
+    let w = &y["services"]["web"];
+    assert_eq!(w["volumes"][0], "web-data:/var/lib/web");
+    assert_eq!(w["tmpfs"][0], "/scratch");
+    assert!(y["volumes"]["web-data"].is_mapping());
+    assert_eq!(w["restart"], "always");
+    assert_eq!(w["cpus"].as_f64(), Some(0.5));
+    assert_eq!(w["mem_limit"], "64m");
+    assert_eq!(w["scale"], 3);
+}
+
+#[test]
+fn settings_are_merged_and_checked() {
+    let web = service("web", &["w"]).port("http", 80).settings(r#"{"restart": "unless-stopped", "labels": {"team": "a"}}"#);
+    let mut d = deployment(vec![web]);
+    d.settings_json = r#"{"publishAddress": "127.0.0.1", "file": {"networks": {"default": {"name": "shared"}}}}"#.into();
+    let (y, _) = compose_yaml(d.clone());
+    let w = &y["services"]["web"];
+    assert_eq!(w["ports"][0], "127.0.0.1:80:80/tcp");
+    assert_eq!(w["restart"], "unless-stopped", "managers.compose wins");
+    assert_eq!(w["labels"]["team"], "a");
+    assert_eq!(w["labels"]["dev.nix2dream.service"], "web", "merging keeps the generated labels");
+    assert_eq!(y["networks"]["default"]["name"], "shared");
+    d.settings_json = r#"{"publishAdress": "x"}"#.into();
+    let errors = Compose::render(d).unwrap_err();
+    assert!(errors[0].message.contains("unknown setting \"publishAdress\""), "{:?}", errors[0]);
+}
+
+#[test]
+fn key_order_is_stable() {
+    let make = || compose_yaml(deployment(vec![service("web", &["w"]).env("B", "2").env("A", "1").port("p", 1)])).1;
+    let (a, b) = (make(), make());
+    let bytes = |r: &Rendered| match &r.artifacts[0] { Artifact::File(f) => f.contents.clone(), _ => unreachable!() };
+    assert_eq!(bytes(&a), bytes(&b));
+    let text = String::from_utf8(bytes(&a)).unwrap();
+    let order: Vec<usize> = ["image:", "command:", "environment:", "ports:", "restart:", "labels:"].iter().map(|k| text.find(k).unwrap()).collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{text}");
+}

@@ -1,0 +1,69 @@
+//! The docker manager: one image request per service. The host assembles
+//! each image from the service's Nix closure (no base image, no daemon) into
+//! `images/<service>.tar`, loadable with `docker load` or `podman load`.
+//! Config files are baked into the image at the path the service expects.
+
+use nix2dream_plugin_kit::{diagnostics, image, Artifact, Deployment, Diagnostic, Manager, PluginInfo, Rendered};
+
+pub struct Docker;
+
+/// What an image can carry. Ordering, health, restarts, limits and replicas
+/// belong to whoever runs the image (see the compose plugin).
+pub const SUPPORTED_OPTIONS: &[&str] = &[
+    "description",
+    "package",
+    "process.argv",
+    "env",
+    "path",
+    "workingDirectory",
+    "preStart",
+    "configData",
+    "volumes",
+    "ports",
+    "user",
+    "group",
+];
+
+const USAGE: &str = "\
+docker load -i OUT/images/<service>.tar, then docker run the printed <deployment>-<service>:<tag> image.
+Each image holds the service's Nix closure (one layer per store path), its config files at the path the service expects, \
+/etc/passwd and /etc/group for a named user (uid 1000), and declares its ports (EXPOSE) and volumes (VOLUME). \
+The archive is also an OCI layout: skopeo copy oci-archive:OUT/images/<service>.tar ...";
+
+impl Manager for Docker {
+    fn info() -> PluginInfo {
+        PluginInfo {
+            name: "docker".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            description: "One OCI image per service, assembled by the host from the service's Nix closure.".into(),
+            supported_options: SUPPORTED_OPTIONS.iter().map(|o| o.to_string()).collect(),
+            settings_schema: String::new(),
+            usage: USAGE.into(),
+        }
+    }
+
+    fn render(deployment: Deployment) -> Result<Rendered, Vec<Diagnostic>> {
+        let mut artifacts = Vec::new();
+        let mut warnings = Vec::new();
+        let mut errors = Vec::new();
+        for service in &deployment.services {
+            if service.argv.is_empty() {
+                errors.push(diagnostics::error(&service.name, "process.argv", "an image needs a command: process.argv is empty"));
+                continue;
+            }
+            let (request, diags) = image::image_request(&deployment, service);
+            warnings.extend(diags);
+            artifacts.push(Artifact::Image(request));
+        }
+        if errors.is_empty() {
+            Ok(Rendered { artifacts, diagnostics: warnings })
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+nix2dream_plugin_kit::export_manager!(Docker);
+
+#[cfg(test)]
+mod tests;

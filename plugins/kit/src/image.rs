@@ -1,0 +1,178 @@
+//! Image requests for container managers (docker, compose, later k8s): one
+//! image per service, built by the host from the service's Nix closure. Kept
+//! here so every container plugin names and configures images identically.
+
+use crate::diagnostics::warning;
+use crate::types::{ImageConfig, ImageFile, ImageRequest};
+use crate::{Deployment, Diagnostic, FileContent, Service};
+
+/// `<deployment>-<service>`: names are validated as `[a-z0-9][a-z0-9-]*`
+/// upstream, which is also a valid image name.
+pub fn image_name(deployment: &Deployment, service: &Service) -> String {
+    format!("{}-{}", deployment.name, service.name)
+}
+
+/// Where the image archive of `service` is written, relative to the output.
+pub fn archive_path(service: &Service) -> String {
+    format!("images/{}.tar", service.name)
+}
+
+/// PATH inside the image: the package's and the `path` entries' `bin/`.
+fn image_path(service: &Service) -> Option<String> {
+    let dirs: Vec<String> = service
+        .package
+        .iter()
+        .chain(&service.path)
+        .map(|p| format!("{}/bin", p.trim_end_matches('/')))
+        .collect();
+    (!dirs.is_empty()).then(|| dirs.join(":"))
+}
+
+/// Where a config file lands in the image: absolute paths as they are,
+/// relative ones under the working directory (or `/`).
+pub fn config_file_path(service: &Service, path: &str) -> String {
+    if path.starts_with('/') {
+        path.to_owned()
+    } else {
+        format!("{}/{}", service.working_directory.as_deref().unwrap_or("").trim_end_matches('/'), path)
+    }
+}
+
+/// The `user[:group]` the container runs as.
+pub fn user_spec(service: &Service) -> Option<String> {
+    match (&service.user, &service.group) {
+        (Some(u), Some(g)) => Some(format!("{u}:{g}")),
+        (Some(u), None) => Some(u.clone()),
+        (None, Some(g)) => Some(format!("0:{g}")),
+        (None, None) => None,
+    }
+}
+
+/// The uid given to a named (non-numeric) user in the image's /etc/passwd.
+pub const NAMED_USER_UID: u32 = 1000;
+
+fn is_numeric(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// /etc/passwd and /etc/group so that named users and groups resolve.
+fn account_files(service: &Service) -> Vec<ImageFile> {
+    let user = service.user.as_deref().filter(|u| !is_numeric(u) && *u != "root");
+    let group = service.group.as_deref().filter(|g| !is_numeric(g) && *g != "root");
+    if user.is_none() && group.is_none() {
+        return Vec::new();
+    }
+    let gid = NAMED_USER_UID;
+    let mut passwd = "root:x:0:0:root:/root:/bin/sh\n".to_owned();
+    let mut groups = "root:x:0:\n".to_owned();
+    if let Some(u) = user {
+        passwd += &format!("{u}:x:{NAMED_USER_UID}:{gid}:{u}:/var/empty:/bin/sh\n");
+        if group.is_none() {
+            groups += &format!("{u}:x:{gid}:\n");
+        }
+    }
+    if let Some(g) = group {
+        groups += &format!("{g}:x:{gid}:{}\n", user.unwrap_or(""));
+    }
+    let file = |path: &str, text: String| ImageFile { path: path.into(), content: FileContent::Text(text), executable: false };
+    vec![file("/etc/passwd", passwd), file("/etc/group", groups)]
+}
+
+/// FNV-1a, 64 bits: a stable tag from the request's contents (store paths
+/// already carry content hashes), so a changed service gets a new tag.
+fn fnv64(parts: &[&str]) -> String {
+    let mut hash: u64 = 0xcbf29ce484222325;
+    for part in parts {
+        for byte in part.bytes().chain([0xff]) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x100000001b3);
+        }
+    }
+    format!("{hash:016x}")
+}
+
+/// What the image's layers come from: the closure roots, plus the package
+/// and `path` entries (a hand-written deployment may not list them as roots).
+fn store_paths(service: &Service) -> Vec<String> {
+    let mut paths: Vec<String> = service.closure_roots.iter().chain(&service.package).chain(&service.path).cloned().collect();
+    paths.sort();
+    paths.dedup();
+    paths
+}
+
+/// The image request of `service`, and warnings about what the image cannot
+/// carry as asked.
+pub fn image_request(deployment: &Deployment, service: &Service) -> (ImageRequest, Vec<Diagnostic>) {
+    let mut diagnostics = Vec::new();
+    let mut env = service.env.clone();
+    if let Some(path) = image_path(service) {
+        if !env.iter().any(|e| e.name == "PATH") {
+            env.push(crate::EnvVar { name: "PATH".into(), value: path });
+        }
+    }
+    // argv is the image's Cmd (what `docker run IMAGE ARGS` and compose's
+    // `command` replace); preStart needs a shell in the image: the entrypoint
+    // runs it, then execs the Cmd.
+    let (entrypoint, cmd) = match &service.pre_start {
+        Some(script) => {
+            diagnostics.push(warning(
+                &service.name,
+                "preStart",
+                "preStart runs with `sh` from the service's PATH inside the image: put a shell in `package` or `path`",
+            ));
+            (
+                vec!["sh".into(), "-ec".into(), format!("{script}\nexec \"$@\""), format!("{} preStart", service.name)],
+                service.argv.clone(),
+            )
+        }
+        None => (Vec::new(), service.argv.clone()),
+    };
+    let mut labels = vec![
+        ("dev.nix2dream.deployment".to_owned(), deployment.name.clone()),
+        ("dev.nix2dream.service".to_owned(), service.name.clone()),
+        ("org.opencontainers.image.title".to_owned(), service.name.clone()),
+    ];
+    if let Some(description) = &service.description {
+        labels.push(("org.opencontainers.image.description".to_owned(), description.clone()));
+    }
+    let mut files: Vec<ImageFile> = service
+        .config_files
+        .iter()
+        .map(|f| ImageFile { path: config_file_path(service, &f.path), content: f.content.clone(), executable: false })
+        .collect();
+    files.extend(account_files(service));
+    let config = ImageConfig {
+        entrypoint,
+        cmd,
+        env,
+        exposed_ports: service.ports.clone(),
+        user: user_spec(service),
+        working_dir: service.working_directory.clone(),
+        labels,
+        volumes: service.volumes.iter().map(|v| v.path.clone()).collect(),
+    };
+    let mut fingerprint: Vec<String> = service.closure_roots.clone();
+    fingerprint.extend(config.entrypoint.iter().chain(&config.cmd).cloned());
+    fingerprint.extend(config.env.iter().map(|e| format!("{}={}", e.name, e.value)));
+    fingerprint.extend(config.exposed_ports.iter().map(|p| format!("{}{:?}", p.port, p.protocol)));
+    fingerprint.extend(config.user.iter().chain(&config.working_dir).cloned());
+    fingerprint.extend(config.labels.iter().map(|(k, v)| format!("{k}={v}")));
+    fingerprint.extend(config.volumes.iter().cloned());
+    for f in &files {
+        fingerprint.push(f.path.clone());
+        fingerprint.push(match &f.content {
+            FileContent::Text(t) => format!("text:{t}"),
+            FileContent::Source(s) => format!("source:{s}"),
+        });
+    }
+    let tag = fnv64(&fingerprint.iter().map(String::as_str).collect::<Vec<_>>());
+    let request = ImageRequest {
+        path: archive_path(service),
+        name: image_name(deployment, service),
+        tag,
+        config,
+        store_paths: store_paths(service),
+        files,
+    };
+    (request, diagnostics)
+}

@@ -1,0 +1,209 @@
+//! The docker and compose plugins with the real engine: nix2dream builds the
+//! images from the Nix store (a static busybox added to it), `docker load`
+//! takes them, `docker-compose up` runs the rendered file, and the test talks
+//! to the services through their published loopback ports.
+
+use nix2dream_e2e::*;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A "package" holding Debian's static busybox and its applets, added to the
+/// Nix store; returns its store path.
+fn busybox_package(tmp: &Path) -> String {
+    let busybox = Path::new("/bin/busybox");
+    assert!(busybox.is_file(), "/bin/busybox is missing: apt-get install busybox-static (scripts/install-deps.sh does)");
+    let bin = tmp.join("busybox-pkg/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::copy(busybox, bin.join("busybox")).unwrap();
+    for applet in ["sh", "httpd", "wget", "id", "sleep", "cat", "echo", "test", "touch", "mkdir", "pwd", "env", "date"] {
+        std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
+    }
+    let r = run(Command::new("nix-store")
+        .args(["--add"])
+        .arg(tmp.join("busybox-pkg"))
+        .env("NIX_CONFIG", "build-users-group ="));
+    assert!(r.ok, "nix-store --add failed (is Nix installed? apt-get install nix-bin): {}", r.stderr);
+    r.stdout.trim().to_owned()
+}
+
+struct Project {
+    name: String,
+    dir: PathBuf,
+    images: Vec<String>,
+}
+
+impl Project {
+    fn compose(&self, args: &[&str]) -> Run {
+        run(Command::new("docker-compose").arg("-p").arg(&self.name).arg("-f").arg(self.dir.join("compose.yaml")).args(args))
+    }
+
+    fn container(&self, service: &str) -> String {
+        let r = self.compose(&["ps", "-q", service]);
+        assert!(r.ok, "{}", r.stderr);
+        r.stdout.trim().to_owned()
+    }
+
+    fn exec(&self, service: &str, script: &str) -> String {
+        let r = self.compose(&["exec", "-T", service, "sh", "-c", script]);
+        assert!(r.ok, "exec in {service} failed: {}{}", r.stdout, r.stderr);
+        r.stdout
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        let _ = self.compose(&["down", "-v", "--timeout", "1"]);
+        for image in &self.images {
+            let _ = run(Command::new("docker").args(["rmi", "-f", image]));
+        }
+    }
+}
+
+fn inspect(container: &str, format: &str) -> String {
+    let r = run(Command::new("docker").args(["inspect", "-f", format, container]));
+    assert!(r.ok, "{}", r.stderr);
+    r.stdout.trim().to_owned()
+}
+
+/// RFC 3339 time from `docker inspect` → seconds (with fractions) since midnight UTC.
+fn seconds_of_day(t: &str) -> f64 {
+    let time = t.split('T').nth(1).unwrap().trim_end_matches('Z');
+    let mut parts = time.split(':');
+    let h: f64 = parts.next().unwrap().parse().unwrap();
+    let m: f64 = parts.next().unwrap().parse().unwrap();
+    let s: f64 = parts.next().unwrap().parse().unwrap();
+    h * 3600.0 + m * 60.0 + s
+}
+
+fn render(plugin: &str, input: &Path, out: &Path) -> Run {
+    run(nix2dream().args(["render", "--plugin", plugin]).arg(input).arg("--out").arg(out))
+}
+
+#[test]
+fn compose_runs_the_rendered_services_with_images_built_by_nix2dream() {
+    let tmp = tempfile::tempdir().unwrap();
+    let busybox = busybox_package(tmp.path());
+    let port = free_port();
+    let deployment_name = format!("n2d{}", std::process::id());
+    let input = write_deployment(
+        tmp.path(),
+        json!({
+            "web": {
+                "package": busybox,
+                "process": {"argv": ["httpd", "-f", "-p", port.to_string(), "-h", "/srv/www"]},
+                "env": {"GREETING": "hello $world"},
+                "workingDirectory": "/srv/www",
+                "configData": {"index": {"path": "index.html", "text": "<h1>served from a nix2dream image</h1>\n"}},
+                "ports": {"http": {"port": port}},
+                "user": "app",
+                "healthcheck": {"http": {"port": port, "path": "/index.html"}, "interval": 1, "timeout": 2, "retries": 10},
+                "dependsOn": {"slow": {"condition": "healthy"}},
+                "restart": "on-failure",
+            },
+            "slow": {
+                "package": busybox,
+                "process": {"argv": ["sh", "-c", "sleep 5; touch /tmp/ready; exec sleep 1000"]},
+                "healthcheck": {"command": ["test", "-f", "/tmp/ready"], "interval": 1, "timeout": 1, "retries": 30},
+                "volumes": {"data": {"path": "/data"}},
+            },
+        }),
+        json!({"name": deployment_name, "settings": {"compose": {"publishAddress": "127.0.0.1"}}}),
+    );
+    let out = tmp.path().join("out");
+    let r = render("compose", &input, &out);
+    assert!(r.ok, "{}", r.stderr);
+    let compose_file = out.join("compose.yaml");
+    let config = run(Command::new("docker-compose").arg("-f").arg(&compose_file).args(["config", "-q"]));
+    assert!(config.ok, "docker-compose rejects the rendered file:\n{}", config.stderr);
+
+    // Load the images nix2dream built (there is no registry to pull from).
+    let mut images = Vec::new();
+    for service in ["web", "slow"] {
+        let load = run(Command::new("docker").args(["load", "-i"]).arg(out.join(format!("images/{service}.tar"))));
+        assert!(load.ok, "docker load {service}: {}", load.stderr);
+        let loaded = load.stdout.trim().rsplit("Loaded image: ").next().unwrap().trim().to_owned();
+        assert!(loaded.starts_with(&format!("{deployment_name}-{service}:")), "{}", load.stdout);
+        images.push(loaded);
+    }
+    let project = Project { name: deployment_name.clone(), dir: out.clone(), images };
+    let up = project.compose(&["up", "-d"]);
+    assert!(up.ok, "docker-compose up failed:\n{}{}", up.stdout, up.stderr);
+
+    // The dependency was healthy before web started: slow needs 5 s to be ready.
+    let slow_started = seconds_of_day(&inspect(&project.container("slow"), "{{.State.StartedAt}}"));
+    let web_started = seconds_of_day(&inspect(&project.container("web"), "{{.State.StartedAt}}"));
+    assert!(web_started - slow_started >= 4.5, "web started {:.1}s after slow, before slow was healthy", web_started - slow_started);
+
+    let page = wait_for(30, || http_get(port, "/index.html")).expect("web never answered on its published port");
+    assert_eq!(page, "<h1>served from a nix2dream image</h1>\n");
+    let seen = project.exec("web", "id -un; pwd; echo \"$GREETING\"; cat /proc/1/cmdline | tr '\\0' ' '");
+    let lines: Vec<&str> = seen.lines().collect();
+    assert_eq!(lines[0], "app", "user");
+    assert_eq!(lines[1], "/srv/www", "working directory");
+    assert_eq!(lines[2], "hello $world", "env");
+    assert_eq!(lines[3].trim(), format!("httpd -f -p {port} -h /srv/www"), "argv");
+    let health = wait_for(30, || Some(inspect(&project.container("web"), "{{.State.Health.Status}}")).filter(|s| s == "healthy"));
+    assert!(health.is_some(), "web's http healthcheck never passed");
+
+    // A named volume survives down/up.
+    project.exec("slow", "echo kept > /data/marker");
+    assert!(project.compose(&["down", "--timeout", "1"]).ok);
+    assert!(project.compose(&["up", "-d"]).ok);
+    assert_eq!(project.exec("slow", "cat /data/marker"), "kept\n");
+}
+
+#[test]
+fn images_are_reproducible_and_skopeo_verifies_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let busybox = busybox_package(tmp.path());
+    let input = write_deployment(
+        tmp.path(),
+        json!({"echo": {"package": busybox, "process": {"argv": ["echo", "hi"]}, "configData": {"c": {"path": "/etc/c.conf", "text": "x=1\n"}}}}),
+        json!({}),
+    );
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    for out in [&a, &b] {
+        let r = render("docker", &input, out);
+        assert!(r.ok, "{}", r.stderr);
+    }
+    let bytes_a = std::fs::read(a.join("images/echo.tar")).unwrap();
+    assert!(bytes_a == std::fs::read(b.join("images/echo.tar")).unwrap(), "two renders gave different image archives");
+    let copied = tmp.path().join("copied");
+    let r = run(Command::new("skopeo")
+        .arg("copy")
+        .arg(format!("oci-archive:{}", a.join("images/echo.tar").display()))
+        .arg(format!("dir:{}", copied.display())));
+    assert!(r.ok, "skopeo rejects the archive: {}", r.stderr);
+    // --check recognizes an up-to-date image archive.
+    let r = run(nix2dream().args(["render", "--plugin", "docker", "--check"]).arg(&input).arg("--out").arg(&a));
+    assert!(r.ok, "{}", r.stderr);
+    // And docker runs it.
+    let load = run(Command::new("docker").args(["load", "-i"]).arg(a.join("images/echo.tar")));
+    assert!(load.ok, "{}", load.stderr);
+    let image = load.stdout.trim().rsplit("Loaded image: ").next().unwrap().trim().to_owned();
+    let ran = run(Command::new("docker").args(["run", "--rm", &image]));
+    let _ = run(Command::new("docker").args(["rmi", "-f", &image]));
+    assert!(ran.ok, "{}", ran.stderr);
+    assert_eq!(ran.stdout, "hi\n");
+}
+
+#[test]
+fn a_broken_compose_file_is_rejected_by_docker_compose() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = write_deployment(
+        tmp.path(),
+        json!({"a": {"process": {"argv": ["x"]}}, "b": {"process": {"argv": ["y"]}, "dependsOn": {"a": {}}}}),
+        json!({}),
+    );
+    let out = tmp.path().join("out");
+    let r = render("compose", &input, &out);
+    assert!(r.ok, "{}", r.stderr);
+    let file = out.join("compose.yaml");
+    let ok = run(Command::new("docker-compose").arg("-f").arg(&file).args(["config", "-q"]));
+    assert!(ok.ok, "{}", ok.stderr);
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replace("      a:\n", "      ghost:\n")).unwrap();
+    let broken = run(Command::new("docker-compose").arg("-f").arg(&file).args(["config", "-q"]));
+    assert!(!broken.ok, "docker-compose accepted a dependency on an undefined service");
+}
