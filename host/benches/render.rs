@@ -82,7 +82,7 @@ fn case(plugin: &str, services: usize) {
         "| {plugin} | {services} | {} | {} | {} | {} |",
         ms(cold),
         ms(warm),
-        ms(calls[calls.len() / 2]),
+        calls[calls.len() / 2].as_micros(),
         peak_rss_kib() / 1024
     );
 }
@@ -93,7 +93,7 @@ fn main() {
         case(&args[pos + 1], args[pos + 2].parse().unwrap());
         return;
     }
-    println!("| plugin | services | cold load+render (ms) | warm load+render (ms) | instantiate + trivial call (ms) | peak RSS (MiB) |");
+    println!("| plugin | services | cold load+render (ms) | warm load+render (ms) | instantiate + trivial call (µs) | peak RSS (MiB) |");
     println!("|---|---|---|---|---|---|");
     for plugin in ["procfile", "compose"] {
         for services in [10, 1000] {

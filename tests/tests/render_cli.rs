@@ -179,7 +179,7 @@ fn a_missing_input_or_plugin_is_named() {
     assert!(!r.ok && r.stderr.contains("nope.json"), "{}", r.stderr);
     let input = write_deployment(&s.root, services(), json!({}));
     let r = run(nix2dream().args(["render", "--plugin", "kubernetes"]).arg(&input).arg("--out").arg(&s.out));
-    assert!(!r.ok && r.stderr.contains("no plugin named \"kubernetes\"") && r.stderr.contains("Known: procfile"), "{}", r.stderr);
+    assert!(!r.ok && r.stderr.contains("no plugin named \"kubernetes\"") && r.stderr.contains("Known: compose, docker, procfile"), "{}", r.stderr);
 }
 
 #[test]
@@ -212,7 +212,7 @@ fn plugins_list_and_inspect_show_bundled_and_path_plugins() {
     let r = run(nix2dream().args(["plugins", "inspect", "procfile"]));
     assert!(r.ok, "{}", r.stderr);
     let line = |key: &str| r.stdout.lines().find(|l| l.starts_with(key)).unwrap_or_default().to_owned();
-    assert!(line("contract:").contains("nix2dream:manager@0.1.0"));
+    assert!(line("contract:").contains("nix2dream:manager@0.2.0"), "{}", r.stdout);
     assert!(line("supports:").contains("process.argv") && line("supports:").contains("configData"), "{}", r.stdout);
     assert!(line("ignores:").contains("healthcheck") && line("ignores:").contains("replicas"), "{}", r.stdout);
     assert!(r.stdout.split("usage:").nth(1).is_some_and(|u| u.contains("honcho")), "{}", r.stdout);
@@ -233,4 +233,17 @@ fn a_second_load_comes_from_the_cache_and_a_damaged_cache_is_rebuilt() {
     let third = inspect();
     assert!(third.ok && third.stdout.contains("compiled now"), "{}{}", third.stdout, third.stderr);
     assert!(inspect().stdout.contains("from the compiled-plugin cache"));
+}
+
+#[test]
+fn a_plugin_built_for_the_older_contract_still_loads_and_renders() {
+    let s = setup();
+    let input = write_deployment(&s.root, services(), json!({}));
+    let inspect = run(nix2dream().args(["plugins", "inspect"]).arg(test_plugin("legacy")));
+    assert!(inspect.ok, "{}", inspect.stderr);
+    assert!(inspect.stdout.contains("contract:    nix2dream:manager@0.1.0"), "{}", inspect.stdout);
+    let r = run(nix2dream().arg("render").arg("--plugin").arg(test_plugin("legacy")).arg(&input).arg("--out").arg(&s.out));
+    assert!(r.ok, "{}", r.stderr);
+    assert_eq!(std::fs::read_to_string(s.out.join("services.txt")).unwrap(), "db: sleep 1000\nweb: python3 -m http.server\n");
+    assert!(r.stderr.contains("plugin legacy@0.1.0 does not support"), "capability warnings work for old plugins too");
 }

@@ -14,7 +14,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { memory_bytes: 256 << 20, fuel: 10_000_000_000, output_bytes: 64 << 20 }
+        Limits { memory_bytes: 256 << 20, fuel: 100_000_000_000, output_bytes: 64 << 20 }
     }
 }
 
