@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs, only what is missing: the Debian WASM
 # toolchain (when no rustup wasm32 target exists), Nix, shellcheck, skopeo,
-# umoci, docker-compose, a static busybox, and the honcho Procfile runner.
+# umoci, docker-compose, a static busybox; honcho and check-jsonschema (PyPI).
 # The Docker engine itself must already run (the compose tests use it). Needs root (or sudo) for apt; says what to install
 # otherwise.
 set -euo pipefail
@@ -36,10 +36,17 @@ if [ ${#apt_missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${apt_missing[@]}" >/dev/null
 fi
 
-if ! command -v honcho >/dev/null 2>&1; then
-  echo "install-deps: pip install honcho" >&2
-  python3 -m pip install -q honcho 2>/dev/null || python3 -m pip install -q --break-system-packages honcho
+# From PyPI: honcho (a real Procfile runner), check-jsonschema (validates
+# docs/deployment.schema.json and the rendered compose files).
+pip_missing=()
+command -v honcho >/dev/null 2>&1 || pip_missing+=(honcho)
+command -v check-jsonschema >/dev/null 2>&1 || pip_missing+=(check-jsonschema)
+if [ ${#pip_missing[@]} -gt 0 ]; then
+  echo "install-deps: pip install ${pip_missing[*]}" >&2
+  python3 -m pip install -q "${pip_missing[@]}" 2>/dev/null || python3 -m pip install -q --break-system-packages "${pip_missing[@]}"
 fi
 # pyenv shims need a rehash to see new console scripts.
 if command -v pyenv >/dev/null 2>&1; then pyenv rehash 2>/dev/null || true; fi
-command -v honcho >/dev/null || { echo "install-deps: honcho is installed but not on PATH" >&2; exit 1; }
+for tool in honcho check-jsonschema; do
+  command -v "$tool" >/dev/null || { echo "install-deps: $tool is installed but not on PATH" >&2; exit 1; }
+done

@@ -18,9 +18,9 @@ struct Cli {
 enum Command {
     /// Render a deployment (`.json`, or `.nix` evaluated through Nix) with one or more plugins.
     Render(RenderArgs),
-    /// Evaluate a services.nix and print its deployment JSON.
+    /// Evaluate a services.nix (or validate a deployment JSON) and print its deployment JSON.
     Eval {
-        /// The services.nix file.
+        /// The services.nix file, or a deployment `.json` to validate.
         input: PathBuf,
         #[command(flatten)]
         nix: NixArgs,

@@ -116,6 +116,9 @@ fn compose_runs_the_rendered_services_with_images_built_by_nix2dream() {
     let compose_file = out.join("compose.yaml");
     let config = run(Command::new("docker-compose").arg("-f").arg(&compose_file).args(["config", "-q"]));
     assert!(config.ok, "docker-compose rejects the rendered file:\n{}", config.stderr);
+    // The Compose Specification's own schema, too (what newer `docker compose` reads).
+    let spec = run(Command::new("check-jsonschema").args(["--builtin-schema", "vendor.compose-spec"]).arg(&compose_file));
+    assert!(spec.ok, "the rendered file breaks the compose-spec schema:\n{}{}", spec.stdout, spec.stderr);
 
     // Load the images nix2dream built (there is no registry to pull from).
     let mut images = Vec::new();

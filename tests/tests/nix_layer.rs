@@ -105,25 +105,8 @@ fn options_set(v: &Value, service: &str) -> Vec<String> {
         .collect()
 }
 
-const CORE_OPTIONS: [&str; 17] = [
-    "description",
-    "package",
-    "process.argv",
-    "env",
-    "path",
-    "workingDirectory",
-    "preStart",
-    "configData",
-    "volumes",
-    "ports",
-    "user",
-    "group",
-    "dependsOn",
-    "healthcheck",
-    "restart",
-    "resources",
-    "replicas",
-];
+/// The host's list (the Nix modules must declare the same options).
+use nix2dream_core_options::CORE_OPTIONS;
 
 fn is_store_path(s: &str) -> bool {
     let Some(rest) = s.strip_prefix("/nix/store/") else {
@@ -134,7 +117,7 @@ fn is_store_path(s: &str) -> bool {
 
 #[test]
 fn defaults_fill_every_field() {
-    let Some(nixpkgs) = nix2dream_e2e::nixpkgs_or_skip("defaults_fill_every_field") else {
+    let Some(nixpkgs) = nix2dream_e2e::nixpkgs_or_skip("nix_layer::defaults_fill_every_field") else {
         return;
     };
     let v = eval_ok(
@@ -179,7 +162,7 @@ fn defaults_fill_every_field() {
 #[test]
 fn every_option_is_evaluated_and_listed_as_set() {
     let Some(nixpkgs) =
-        nix2dream_e2e::nixpkgs_or_skip("every_option_is_evaluated_and_listed_as_set")
+        nix2dream_e2e::nixpkgs_or_skip("nix_layer::every_option_is_evaluated_and_listed_as_set")
     else {
         return;
     };
@@ -296,7 +279,7 @@ fn every_option_is_evaluated_and_listed_as_set() {
 
 #[test]
 fn package_gives_argv_without_setting_it() {
-    let Some(nixpkgs) = nix2dream_e2e::nixpkgs_or_skip("package_gives_argv_without_setting_it")
+    let Some(nixpkgs) = nix2dream_e2e::nixpkgs_or_skip("nix_layer::package_gives_argv_without_setting_it")
     else {
         return;
     };
@@ -353,7 +336,7 @@ in {
 #[test]
 fn closure_roots_come_from_paths_sources_and_string_context() {
     let Some(nixpkgs) =
-        nix2dream_e2e::nixpkgs_or_skip("closure_roots_come_from_paths_sources_and_string_context")
+        nix2dream_e2e::nixpkgs_or_skip("nix_layer::closure_roots_come_from_paths_sources_and_string_context")
     else {
         return;
     };
@@ -406,7 +389,7 @@ in {
 
 #[test]
 fn options_set_counts_user_definitions_only() {
-    let Some(nixpkgs) = nix2dream_e2e::nixpkgs_or_skip("options_set_counts_user_definitions_only")
+    let Some(nixpkgs) = nix2dream_e2e::nixpkgs_or_skip("nix_layer::options_set_counts_user_definitions_only")
     else {
         return;
     };
@@ -429,7 +412,7 @@ fn options_set_counts_user_definitions_only() {
 
 #[test]
 fn modules_merge_and_files_may_be_attrsets() {
-    let Some(nixpkgs) = nix2dream_e2e::nixpkgs_or_skip("modules_merge_and_files_may_be_attrsets")
+    let Some(nixpkgs) = nix2dream_e2e::nixpkgs_or_skip("nix_layer::modules_merge_and_files_may_be_attrsets")
     else {
         return;
     };
@@ -447,7 +430,7 @@ fn modules_merge_and_files_may_be_attrsets() {
 /// Every failed check is reported at once, each naming service and option.
 #[test]
 fn every_assertion_message_is_listed() {
-    let Some(nixpkgs) = nix2dream_e2e::nixpkgs_or_skip("every_assertion_message_is_listed") else {
+    let Some(nixpkgs) = nix2dream_e2e::nixpkgs_or_skip("nix_layer::every_assertion_message_is_listed") else {
         return;
     };
     let src = r#"{ lib, ... }: {
@@ -512,7 +495,7 @@ fn every_assertion_message_is_listed() {
 
 #[test]
 fn no_services_is_an_assertion() {
-    let Some(nixpkgs) = nix2dream_e2e::nixpkgs_or_skip("no_services_is_an_assertion") else {
+    let Some(nixpkgs) = nix2dream_e2e::nixpkgs_or_skip("nix_layer::no_services_is_an_assertion") else {
         return;
     };
     let err = eval_err(&nixpkgs, "empty", "{ name = \"empty\"; }\n");
@@ -525,7 +508,7 @@ fn no_services_is_an_assertion() {
 #[test]
 fn same_port_different_protocol_is_fine_and_cycles_are_reported_once() {
     let Some(nixpkgs) = nix2dream_e2e::nixpkgs_or_skip(
-        "same_port_different_protocol_is_fine_and_cycles_are_reported_once",
+        "nix_layer::same_port_different_protocol_is_fine_and_cycles_are_reported_once",
     ) else {
         return;
     };
@@ -551,7 +534,7 @@ fn same_port_different_protocol_is_fine_and_cycles_are_reported_once() {
 
 #[test]
 fn type_errors_name_the_option_and_file() {
-    let Some(nixpkgs) = nix2dream_e2e::nixpkgs_or_skip("type_errors_name_the_option_and_file")
+    let Some(nixpkgs) = nix2dream_e2e::nixpkgs_or_skip("nix_layer::type_errors_name_the_option_and_file")
     else {
         return;
     };
@@ -591,7 +574,7 @@ fn type_errors_name_the_option_and_file() {
 
 #[test]
 fn evaluation_errors_give_file_and_line() {
-    let Some(nixpkgs) = nix2dream_e2e::nixpkgs_or_skip("evaluation_errors_give_file_and_line")
+    let Some(nixpkgs) = nix2dream_e2e::nixpkgs_or_skip("nix_layer::evaluation_errors_give_file_and_line")
     else {
         return;
     };
@@ -614,7 +597,7 @@ fn evaluation_errors_give_file_and_line() {
 #[test]
 fn pkgs_argument_explains_itself_without_full_nixpkgs() {
     let Some(nixpkgs) =
-        nix2dream_e2e::nixpkgs_or_skip("pkgs_argument_explains_itself_without_full_nixpkgs")
+        nix2dream_e2e::nixpkgs_or_skip("nix_layer::pkgs_argument_explains_itself_without_full_nixpkgs")
     else {
         return;
     };
@@ -635,7 +618,7 @@ fn pkgs_argument_explains_itself_without_full_nixpkgs() {
 #[test]
 fn demo_deployment_json_is_the_evaluation_of_its_services_nix() {
     let Some(nixpkgs) = nix2dream_e2e::nixpkgs_or_skip(
-        "demo_deployment_json_is_the_evaluation_of_its_services_nix",
+        "nix_layer::demo_deployment_json_is_the_evaluation_of_its_services_nix",
     ) else {
         return;
     };
@@ -653,7 +636,7 @@ fn demo_deployment_json_is_the_evaluation_of_its_services_nix() {
 
 #[test]
 fn options_doc_lists_every_core_option() {
-    let Some(nixpkgs) = nix2dream_e2e::nixpkgs_or_skip("options_doc_lists_every_core_option")
+    let Some(nixpkgs) = nix2dream_e2e::nixpkgs_or_skip("nix_layer::options_doc_lists_every_core_option")
     else {
         return;
     };

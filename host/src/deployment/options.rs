@@ -1,30 +1,7 @@
 //! The core option names: the vocabulary shared by `optionsSet`,
 //! `ignoreUnsupported`, `--allow-unsupported` and a plugin's supported options.
 
-/// Every core option, as the Nix modules and the JSON name it.
-pub const CORE_OPTIONS: &[&str] = &[
-    "description",
-    "package",
-    "process.argv",
-    "env",
-    "path",
-    "workingDirectory",
-    "preStart",
-    "configData",
-    "volumes",
-    "ports",
-    "user",
-    "group",
-    "dependsOn",
-    "healthcheck",
-    "restart",
-    "resources",
-    "replicas",
-];
-
-pub fn is_core_option(name: &str) -> bool {
-    CORE_OPTIONS.contains(&name)
-}
+pub use nix2dream_core_options::{is_core_option, CORE_OPTIONS};
 
 /// For hand-written JSON without `optionsSet`: the core options whose field is
 /// present (and not null) in the service's JSON object.

@@ -11,25 +11,8 @@ use serde_yaml_ng::{Mapping, Value};
 
 pub struct Compose;
 
-pub const SUPPORTED_OPTIONS: &[&str] = &[
-    "description",
-    "package",
-    "process.argv",
-    "env",
-    "path",
-    "workingDirectory",
-    "preStart",
-    "configData",
-    "volumes",
-    "ports",
-    "user",
-    "group",
-    "dependsOn",
-    "healthcheck",
-    "restart",
-    "resources",
-    "replicas",
-];
+/// What compose.yaml adds to what the images carry.
+const ORCHESTRATION_OPTIONS: &[&str] = &["dependsOn", "healthcheck", "restart", "resources", "replicas"];
 
 const USAGE: &str = "\
 for i in OUT/images/*.tar; do docker load -i \"$i\"; done; docker-compose -f OUT/compose.yaml up -d
@@ -44,7 +27,7 @@ impl Manager for Compose {
             name: "compose".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             description: "compose.yaml for Docker Compose, with one image per service built from its Nix closure.".into(),
-            supported_options: SUPPORTED_OPTIONS.iter().map(|o| o.to_string()).collect(),
+            supported_options: nix2dream_plugin_kit::supported_options(&[image::IMAGE_OPTIONS, ORCHESTRATION_OPTIONS]),
             settings_schema: settings::SCHEMA.into(),
             usage: USAGE.into(),
         }

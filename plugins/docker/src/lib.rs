@@ -7,23 +7,6 @@ use nix2dream_plugin_kit::{diagnostics, image, Artifact, Deployment, Diagnostic,
 
 pub struct Docker;
 
-/// What an image can carry. Ordering, health, restarts, limits and replicas
-/// belong to whoever runs the image (see the compose plugin).
-pub const SUPPORTED_OPTIONS: &[&str] = &[
-    "description",
-    "package",
-    "process.argv",
-    "env",
-    "path",
-    "workingDirectory",
-    "preStart",
-    "configData",
-    "volumes",
-    "ports",
-    "user",
-    "group",
-];
-
 const USAGE: &str = "\
 docker load -i OUT/images/<service>.tar, then docker run the printed <deployment>-<service>:<tag> image.
 Each image holds the service's Nix closure (one layer per store path), its config files at the path the service expects, \
@@ -36,7 +19,7 @@ impl Manager for Docker {
             name: "docker".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             description: "One OCI image per service, assembled by the host from the service's Nix closure.".into(),
-            supported_options: SUPPORTED_OPTIONS.iter().map(|o| o.to_string()).collect(),
+            supported_options: nix2dream_plugin_kit::supported_options(&[image::IMAGE_OPTIONS]),
             settings_schema: String::new(),
             usage: USAGE.into(),
         }

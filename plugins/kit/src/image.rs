@@ -6,6 +6,24 @@ use crate::diagnostics::warning;
 use crate::types::{ImageConfig, ImageFile, ImageRequest};
 use crate::{Deployment, Diagnostic, FileContent, Service};
 
+/// The core options an image request carries (argv, env, PATH, working
+/// directory, user, ports, volumes, config files baked in). Ordering,
+/// health, restarts, limits and replicas belong to whoever runs the image.
+pub const IMAGE_OPTIONS: &[&str] = &[
+    "description",
+    "package",
+    "process.argv",
+    "env",
+    "path",
+    "workingDirectory",
+    "preStart",
+    "configData",
+    "volumes",
+    "ports",
+    "user",
+    "group",
+];
+
 /// `<deployment>-<service>`: names are validated as `[a-z0-9][a-z0-9-]*`
 /// upstream, which is also a valid image name.
 pub fn image_name(deployment: &Deployment, service: &Service) -> String {

@@ -35,6 +35,14 @@ pub use types::{
     RestartPolicy, Service, Severity, Volume,
 };
 
+pub use nix2dream_core_options::{is_core_option, CORE_OPTIONS};
+
+/// A plugin's `supported-options`, from groups of option names (e.g. what an
+/// image carries plus what the orchestrator adds).
+pub fn supported_options(groups: &[&[&str]]) -> Vec<String> {
+    groups.iter().flat_map(|group| group.iter().map(|o| (*o).to_owned())).collect()
+}
+
 /// What a manager plugin implements. Both functions must be pure.
 pub trait Manager {
     fn info() -> PluginInfo;

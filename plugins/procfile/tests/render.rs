@@ -4,6 +4,7 @@
 mod common;
 use common::*;
 use nix2dream_plugin_kit::{
+    CORE_OPTIONS,
     Dependency, DependencyCondition, Diagnostic, Healthcheck, Manager, Probe, Resources, RestartPolicy, Service,
 };
 use nix2dream_procfile::Procfile;
@@ -174,26 +175,6 @@ fn with_option(option: &str) -> Service {
         other => panic!("unknown core option {other}"),
     }
 }
-
-const CORE_OPTIONS: &[&str] = &[
-    "description",
-    "package",
-    "process.argv",
-    "env",
-    "path",
-    "workingDirectory",
-    "preStart",
-    "configData",
-    "volumes",
-    "ports",
-    "user",
-    "group",
-    "dependsOn",
-    "healthcheck",
-    "restart",
-    "resources",
-    "replicas",
-];
 
 #[test]
 fn supported_options_are_exactly_those_that_change_the_output() {
