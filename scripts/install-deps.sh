@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs, only what is missing: the Debian WASM
 # toolchain (when no rustup wasm32 target exists), Nix, shellcheck, skopeo,
-# umoci, docker-compose, a static busybox; honcho and check-jsonschema (PyPI).
+# umoci, docker-compose, podman (loads the images), a static busybox; honcho and check-jsonschema (PyPI).
 # The Docker engine itself must already run (the compose tests use it). Needs root (or sudo) for apt; says what to install
 # otherwise.
 set -euo pipefail
@@ -21,6 +21,7 @@ need_cmd python3 python3
 need_cmd skopeo skopeo
 need_cmd umoci umoci
 need_cmd docker-compose docker-compose
+need_cmd podman podman
 # A statically linked busybox: test images run it with no base image.
 dpkg -s busybox-static >/dev/null 2>&1 || apt_missing+=(busybox-static)
 

@@ -97,6 +97,7 @@ fn compose_runs_the_rendered_services_with_images_built_by_nix2dream() {
                 "configData": {"index": {"path": "index.html", "text": "<h1>served from a nix2dream image</h1>\n"}},
                 "ports": {"http": {"port": port}},
                 "user": "app",
+                "volumes": {"state": {"path": "/var/lib/web"}},
                 "healthcheck": {"http": {"port": port, "path": "/index.html"}, "interval": 1, "timeout": 2, "retries": 10},
                 "dependsOn": {"slow": {"condition": "healthy"}},
                 "restart": "on-failure",
@@ -149,11 +150,15 @@ fn compose_runs_the_rendered_services_with_images_built_by_nix2dream() {
     let health = wait_for(30, || Some(inspect(&project.container("web"), "{{.State.Health.Status}}")).filter(|s| s == "healthy"));
     assert!(health.is_some(), "web's http healthcheck never passed");
 
+    // A non-root service can write to its volume and its working directory.
+    project.exec("web", "echo mine > /var/lib/web/state && echo scratch > /srv/www/scratch");
+
     // A named volume survives down/up.
     project.exec("slow", "echo kept > /data/marker");
     assert!(project.compose(&["down", "--timeout", "1"]).ok);
     assert!(project.compose(&["up", "-d"]).ok);
     assert_eq!(project.exec("slow", "cat /data/marker"), "kept\n");
+    assert_eq!(project.exec("web", "cat /var/lib/web/state"), "mine\n");
 }
 
 #[test]
@@ -209,4 +214,34 @@ fn a_broken_compose_file_is_rejected_by_docker_compose() {
     std::fs::write(&file, text.replace("      a:\n", "      ghost:\n")).unwrap();
     let broken = run(Command::new("docker-compose").arg("-f").arg(&file).args(["config", "-q"]));
     assert!(!broken.ok, "docker-compose accepted a dependency on an undefined service");
+}
+
+#[test]
+fn podman_loads_the_same_archive_with_its_config() {
+    // Only `podman load` + inspect: running containers under podman needs
+    // rlimit/cgroup rights this CI machine does not grant (docker runs them above).
+    let tmp = tempfile::tempdir().unwrap();
+    let busybox = busybox_package(tmp.path());
+    let input = write_deployment(
+        tmp.path(),
+        json!({"pod": {"package": busybox, "process": {"argv": ["sh", "-c", "echo $GREETING"]},
+                       "env": {"GREETING": "hi there"}, "user": "app", "workingDirectory": "/srv"}}),
+        json!({}),
+    );
+    let out = tmp.path().join("out");
+    let r = render("docker", &input, &out);
+    assert!(r.ok, "{}", r.stderr);
+    let load = run(Command::new("podman").args(["load", "-i"]).arg(out.join("images/pod.tar")));
+    assert!(load.ok, "podman load rejects the archive (podman: apt-get install podman): {}{}", load.stdout, load.stderr);
+    let image = load.stdout.trim().rsplit("Loaded image: ").next().unwrap().trim().to_owned();
+    let config = run(Command::new("podman").args(["image", "inspect", "--format", "{{json .Config}}", &image]));
+    let _ = run(Command::new("podman").args(["rmi", "-f", &image]));
+    assert!(config.ok, "{}", config.stderr);
+    let config: serde_json::Value = serde_json::from_str(&config.stdout).unwrap();
+    assert_eq!(config["Cmd"], json!(["sh", "-c", "echo $GREETING"]));
+    assert_eq!(config["User"], "app");
+    assert_eq!(config["WorkingDir"], "/srv");
+    let env: Vec<&str> = config["Env"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect();
+    assert!(env.contains(&"GREETING=hi there"), "{env:?}");
+    assert!(env.iter().any(|e| e.starts_with("PATH=/nix/store/") && e.ends_with("-busybox-pkg/bin")), "{env:?}");
 }

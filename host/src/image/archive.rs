@@ -13,7 +13,7 @@ use tar::EntryType;
 
 use super::config::{self, Descriptor, MEDIA_CONFIG, MEDIA_LAYER};
 use super::layer::{self, digest_of, header, Blob, Exact, LayerWriter};
-use super::{BuiltImage, ImageSpec};
+use super::{user, BuiltImage, ImageSpec};
 
 /// How the sorted closure is split into store layers: one path per layer
 /// while there is room, the rest merged into the last store layer, keeping
@@ -73,11 +73,14 @@ pub(super) fn write(spec: &ImageSpec, closure: &[PathBuf], dest: &Path) -> Resul
         };
         layers.push((writer.finish()?, created_by));
     }
-    let files_layer = layer::write_files_layer(&spec.files, &work.path().join("layer-files.tar"))
+    // The volumes and the working directory exist, owned by the image's user.
+    let owner = user::resolve(spec.config.user.as_deref(), &spec.files).context("resolving the image's user")?;
+    let owned_dirs: Vec<String> = spec.config.volumes.iter().chain(&spec.config.working_dir).cloned().collect();
+    let files_layer = layer::write_files_layer(&spec.files, &owned_dirs, owner, &work.path().join("layer-files.tar"))
         .context("writing the files layer")?;
     layers.push((
         files_layer,
-        format!("nix2dream: {} files and /tmp", spec.files.len()),
+        format!("nix2dream: {} files, /tmp, volumes and working directory", spec.files.len()),
     ));
 
     // JSON documents.

@@ -1,8 +1,9 @@
 //! Reproducible layer tars, written to a temp file while being hashed.
 //!
-//! Every entry has mtime 1 (as in the Nix store), uid/gid 0, no user or group
-//! names, and a normalised mode; directories are walked in byte order of their
-//! entry names, so the same contents always give the same bytes.
+//! Every entry has mtime 1 (as in the Nix store), uid/gid 0 (except the
+//! directories the service writes to), no user or group names, and a
+//! normalised mode; directories are walked in byte order of their entry
+//! names, so the same contents always give the same bytes.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -13,6 +14,7 @@ use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 use tar::{EntryType, Header};
 
+use super::user::Owner;
 use super::ImageFile;
 
 /// Modification time of every entry: 1, like the Nix store.
@@ -139,8 +141,10 @@ impl LayerWriter {
         })
     }
 
-    fn dir(&mut self, image_path: &Path, mode: u32) -> io::Result<()> {
+    fn dir(&mut self, image_path: &Path, mode: u32, owner: Owner) -> io::Result<()> {
         let mut header = header(EntryType::Directory, mode, 0);
+        header.set_uid(owner.uid);
+        header.set_gid(owner.gid);
         self.builder
             .append_data(&mut header, image_path, io::empty())
     }
@@ -152,8 +156,8 @@ impl LayerWriter {
             .file_name()
             .with_context(|| format!("store path {} has no file name", source.display()))?;
         if !self.store_dirs_written {
-            self.dir(Path::new("nix"), 0o555)?;
-            self.dir(Path::new("nix/store"), 0o555)?;
+            self.dir(Path::new("nix"), 0o555, Owner::ROOT)?;
+            self.dir(Path::new("nix/store"), 0o555, Owner::ROOT)?;
             self.store_dirs_written = true;
         }
         let image_path = Path::new("nix/store").join(name);
@@ -177,7 +181,7 @@ impl LayerWriter {
                 .append_link(&mut header, image_path, &target)
                 .with_context(|| format!("archiving symlink {}", source.display()))?;
         } else if kind.is_dir() {
-            self.dir(image_path, 0o555)
+            self.dir(image_path, 0o555, Owner::ROOT)
                 .with_context(|| format!("archiving directory {}", source.display()))?;
             let mut names = Vec::new();
             for entry in std::fs::read_dir(source)
@@ -254,18 +258,16 @@ pub(super) fn image_relative_path(path: &str) -> Result<String> {
     Ok(rest.to_owned())
 }
 
-/// The final layer: `files` with their parent directories (0o755) and `tmp/`
-/// (0o1777).
-pub(super) fn write_files_layer(files: &[ImageFile], dest: &Path) -> Result<Blob> {
+/// The final layer: `files` with their parent directories (0o755, root),
+/// `tmp/` (0o1777), and `owned_dirs` (0o755, owned by `owner`: the volumes
+/// and working directory the service must be able to write).
+pub(super) fn write_files_layer(files: &[ImageFile], owned_dirs: &[String], owner: Owner, dest: &Path) -> Result<Blob> {
     enum Item<'a> {
-        Dir(u32),
+        Dir(u32, Owner),
         File(&'a ImageFile),
     }
-    let mut items: BTreeMap<String, Item> = BTreeMap::new();
-    items.insert("tmp".to_owned(), Item::Dir(0o1777));
-    for file in files {
-        let rel =
-            image_relative_path(&file.path).with_context(|| format!("file {:?}", file.path))?;
+    /// Adds the parents of `rel` as root directories, refusing a file among them.
+    fn add_parents(items: &mut BTreeMap<String, Item>, rel: &str, what: &str) -> Result<()> {
         let mut parent = String::new();
         let components: Vec<&str> = rel.split('/').collect();
         for component in &components[..components.len() - 1] {
@@ -274,32 +276,42 @@ pub(super) fn write_files_layer(files: &[ImageFile], dest: &Path) -> Result<Blob
             }
             parent.push_str(component);
             match items.get(&parent) {
-                Some(Item::File(other)) => {
-                    bail!(
-                        "file {} is inside {}, which is also a file of the image",
-                        file.path,
-                        other.path
-                    )
-                }
-                Some(Item::Dir(_)) => {}
+                Some(Item::File(other)) => bail!("{what} is inside {}, which is also a file of the image", other.path),
+                Some(Item::Dir(..)) => {}
                 None => {
-                    items.insert(parent.clone(), Item::Dir(0o755));
+                    items.insert(parent.clone(), Item::Dir(0o755, Owner::ROOT));
                 }
             }
         }
+        Ok(())
+    }
+    let mut items: BTreeMap<String, Item> = BTreeMap::new();
+    items.insert("tmp".to_owned(), Item::Dir(0o1777, Owner::ROOT));
+    for file in files {
+        let rel =
+            image_relative_path(&file.path).with_context(|| format!("file {:?}", file.path))?;
+        add_parents(&mut items, &rel, &format!("file {}", file.path))?;
         match items.get(&rel) {
             Some(Item::File(_)) => bail!("file {} is given twice", file.path),
-            Some(Item::Dir(_)) => bail!("file {} is also a directory of the image", file.path),
+            Some(Item::Dir(..)) => bail!("file {} is also a directory of the image", file.path),
             None => {
                 items.insert(rel, Item::File(file));
             }
         }
     }
+    for dir in owned_dirs {
+        let rel = image_relative_path(dir).with_context(|| format!("directory {dir:?}"))?;
+        add_parents(&mut items, &rel, &format!("directory {dir}"))?;
+        if let Some(Item::File(_)) = items.get(&rel) {
+            bail!("{dir} is a file of the image, and also a volume or the working directory");
+        }
+        items.insert(rel, Item::Dir(0o755, owner));
+    }
     let mut layer = LayerWriter::create(dest)?;
     for (path, item) in items {
         match item {
-            Item::Dir(mode) => layer
-                .dir(Path::new(&path), mode)
+            Item::Dir(mode, owner) => layer
+                .dir(Path::new(&path), mode, owner)
                 .with_context(|| format!("archiving directory /{path}"))?,
             Item::File(file) => {
                 let mut header = header(EntryType::Regular, file.mode, file.contents.len() as u64);

@@ -13,13 +13,14 @@
 //!
 //! Files, one responsibility each: [`closure`](closure()) (`nix-store -qR`),
 //! `layer` (a reproducible tar of store paths or of extra files, hashed while
-//! written to a temp file), `config` (the OCI JSON documents), `archive` (the
-//! final tar). See `docs/images.md`.
+//! written to a temp file), `user` (who owns the volumes and working
+//! directory), `config` (the OCI JSON documents), `archive` (the final tar). See `docs/images.md`.
 
 mod archive;
 mod closure;
 mod config;
 mod layer;
+mod user;
 #[cfg(test)]
 mod tests;
 

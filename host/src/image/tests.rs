@@ -26,6 +26,8 @@ struct Entry {
     mode: u32,
     link: Option<String>,
     data: Vec<u8>,
+    /// (uid, gid): root but for the directories the service writes to.
+    owner: (u64, u64),
 }
 
 /// Reads a tar (from bytes), checking the fixed metadata of every entry.
@@ -37,8 +39,10 @@ fn entries(bytes: &[u8]) -> Vec<Entry> {
         let h = entry.header().clone();
         let path = String::from_utf8(entry.path_bytes().into_owned()).unwrap();
         assert_eq!(h.mtime().unwrap(), 1, "{path}: mtime");
-        assert_eq!(h.uid().unwrap(), 0, "{path}: uid");
-        assert_eq!(h.gid().unwrap(), 0, "{path}: gid");
+        let owner = (h.uid().unwrap(), h.gid().unwrap());
+        if h.entry_type() != tar::EntryType::Directory {
+            assert_eq!(owner, (0, 0), "{path}: only directories may belong to the service's user");
+        }
         assert_eq!(
             h.username_bytes().unwrap_or_default(),
             b"",
@@ -66,6 +70,7 @@ fn entries(bytes: &[u8]) -> Vec<Entry> {
             mode: h.mode().unwrap(),
             link,
             data,
+            owner,
         });
     }
     out
@@ -483,29 +488,34 @@ fn store_layers_keep_modes_symlinks_and_contents() {
 }
 
 #[test]
-fn files_layer_has_files_parent_dirs_and_tmp() {
+fn files_layer_has_files_parent_dirs_tmp_and_the_users_directories() {
     let dir = tempfile::tempdir().unwrap();
     let dest = dir.path().join("image.tar");
     let built = build_archive_from(&spec(), &[], &dest).unwrap();
     assert_eq!(built.layers, 1);
     let r = read_archive(&dest);
     let files = &r.layers[0];
-    let got: Vec<(&str, char, u32)> = files
+    let got: Vec<(&str, char, u32, (u64, u64))> = files
         .iter()
-        .map(|e| (e.path.trim_end_matches('/'), e.kind, e.mode))
+        .map(|e| (e.path.trim_end_matches('/'), e.kind, e.mode, e.owner))
         .collect();
+    // The working directory (/srv) and the volume belong to the user (1000:1000).
+    let (root, user) = ((0, 0), (1000, 1000));
     assert_eq!(
         got,
         [
-            ("etc", 'd', 0o755),
-            ("etc/web.conf", 'f', 0o444),
-            ("srv", 'd', 0o755),
-            ("srv/www", 'd', 0o755),
-            ("srv/www/index.html", 'f', 0o644),
-            ("tmp", 'd', 0o1777),
-            ("usr", 'd', 0o755),
-            ("usr/bin", 'd', 0o755),
-            ("usr/bin/run", 'f', 0o755),
+            ("etc", 'd', 0o755, root),
+            ("etc/web.conf", 'f', 0o444, root),
+            ("srv", 'd', 0o755, user),
+            ("srv/www", 'd', 0o755, root),
+            ("srv/www/index.html", 'f', 0o644, root),
+            ("tmp", 'd', 0o1777, root),
+            ("usr", 'd', 0o755, root),
+            ("usr/bin", 'd', 0o755, root),
+            ("usr/bin/run", 'f', 0o755, root),
+            ("var", 'd', 0o755, root),
+            ("var/lib", 'd', 0o755, root),
+            ("var/lib/web", 'd', 0o755, user),
         ]
     );
     assert_eq!(by_path(files)["srv/www/index.html"].data, b"<h1>hi</h1>\n");
