@@ -2,27 +2,68 @@
 //! plugins cannot (config file sources in the Nix store, the closure) and
 //! assembles each image with [`crate::image`], spooled to a temporary
 //! directory until the output is written atomically.
+//!
+//! Plugins are untrusted, and here the host reads files on their behalf: it
+//! reads only what the deployment itself names (closure roots, packages,
+//! `path` entries, config file sources, and what lies inside them), so a
+//! plugin cannot bake `/etc/shadow` or `~/.ssh` into an image.
 
+use crate::deployment::Deployment;
 use crate::image::{self, ImageConfig, ImageFile, ImageSpec};
 use crate::output::{Contents, OutFile};
 use crate::plugin::wit::latest::{FileContent, Protocol};
 use crate::render::PendingImage;
-use anyhow::{Context, Result};
-use std::path::Path;
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
 
 /// At most this many layers per image; the rest of the closure is merged.
 pub const MAX_LAYERS: usize = 100;
 
-fn spec_of(pending: &PendingImage) -> Result<ImageSpec> {
+/// The paths a deployment names, below which plugins may have the host read.
+pub struct Readable {
+    roots: Vec<PathBuf>,
+}
+
+impl Readable {
+    pub fn of(deployment: &Deployment) -> Readable {
+        let mut roots = Vec::new();
+        for s in deployment.services.values() {
+            let sources = s.config_data.values().filter_map(|c| c.source.as_ref());
+            for p in s.closure_roots.iter().chain(&s.package).chain(&s.path).chain(sources) {
+                let p = Path::new(p);
+                // Canonical, like what it is compared with; a missing path stays
+                // as written (reading below it fails anyway).
+                roots.push(p.canonicalize().unwrap_or_else(|_| p.to_owned()));
+            }
+        }
+        Readable { roots }
+    }
+
+    /// `path`, resolved (symlinks included), when it lies in what the deployment names.
+    fn check(&self, path: &str, what: &str) -> Result<PathBuf> {
+        let resolved = Path::new(path).canonicalize().with_context(|| format!("{what} {path} cannot be read (is it in the Nix store? build it first)"))?;
+        if !self.roots.iter().any(|root| resolved.starts_with(root)) {
+            bail!("{what} {path} is not part of the deployment (not a closure root, package, path entry or config file source, nor inside one): refused, a plugin may only put into an image what the deployment names");
+        }
+        Ok(resolved)
+    }
+}
+
+fn spec_of(pending: &PendingImage, readable: &Readable) -> Result<ImageSpec> {
     let r = &pending.request;
+    for store_path in &r.store_paths {
+        readable.check(store_path, "store path")?;
+    }
     let files = r
         .files
         .iter()
         .map(|f| {
             let contents = match &f.content {
                 FileContent::Text(text) => text.clone().into_bytes(),
-                FileContent::Source(source) => std::fs::read(source)
-                    .with_context(|| format!("file {} of the image comes from {source}, which cannot be read (is it in the Nix store?)", f.path))?,
+                FileContent::Source(source) => {
+                    let what = format!("file {} of the image: source", f.path);
+                    std::fs::read(readable.check(source, &what)?).with_context(|| format!("{what} {source} cannot be read"))?
+                }
             };
             Ok(ImageFile { path: f.path.clone(), contents, mode: if f.executable { 0o555 } else { 0o444 } })
         })
@@ -52,13 +93,13 @@ fn spec_of(pending: &PendingImage) -> Result<ImageSpec> {
 }
 
 /// Builds every pending image into `spool` and returns them as files to write.
-pub fn build_all(images: &[PendingImage], spool: &Path) -> Result<Vec<OutFile>> {
+pub fn build_all(images: &[PendingImage], readable: &Readable, spool: &Path) -> Result<Vec<OutFile>> {
     images
         .iter()
         .enumerate()
         .map(|(i, pending)| {
             let what = || format!("{}: image {}:{} ({})", pending.plugin, pending.request.name, pending.request.tag, pending.path);
-            let spec = spec_of(pending).with_context(what)?;
+            let spec = spec_of(pending, readable).with_context(what)?;
             let dest = spool.join(format!("image-{i}.tar"));
             image::build_archive(&spec, &dest).with_context(what)?;
             Ok(OutFile { path: pending.path.clone(), contents: Contents::Spooled(dest), executable: false })

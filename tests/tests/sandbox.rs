@@ -189,3 +189,50 @@ fn a_component_that_is_no_manager_is_refused() {
     assert!(err.contains("does not export `nix2dream:manager/plugin@<version>`"), "{err}");
 }
 
+
+#[test]
+fn an_image_request_cannot_read_host_files_the_deployment_does_not_name() {
+    // A plugin cannot read files itself; it must not get the host to read
+    // them into an image either.
+    let c = case(json!({"behaviour": "image", "source": "/etc/passwd"}));
+    let e = refused(&c, &[]);
+    assert!(e.contains("hostile@0.1.0") && e.contains("/etc/passwd is not part of the deployment"), "{e}");
+    let secret = c.root.join("secret.txt");
+    std::fs::write(&secret, "private").unwrap();
+    let c2 = case(json!({"behaviour": "image", "source": secret}));
+    let e = refused(&c2, &[]);
+    assert!(e.contains("is not part of the deployment"), "{e}");
+    let c3 = case(json!({"behaviour": "image", "storePaths": ["/etc"]}));
+    let e = refused(&c3, &[]);
+    assert!(e.contains("store path /etc is not part of the deployment"), "{e}");
+    // A symlink inside a named path that leads outside it is refused too.
+    let named = c.root.join("named");
+    std::fs::create_dir(&named).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", named.join("link")).unwrap();
+    let via_link = write_deployment(
+        &c.root,
+        json!({"web": {"process": {"argv": ["web"]}, "closureRoots": [named]}}),
+        json!({"settings": {"hostile": {"behaviour": "image", "source": named.join("link")}}}),
+    );
+    let r = run(nix2dream().arg("render").arg("--plugin").arg(test_plugin("hostile")).arg(&via_link).arg("--out").arg(&c.out));
+    assert!(!r.ok && r.stderr.contains("is not part of the deployment"), "{}", r.stderr);
+}
+
+#[test]
+fn an_image_request_may_read_what_the_deployment_names() {
+    // The control for the test above: a config file source of the deployment is readable.
+    let tmp = tempfile::tempdir().unwrap();
+    let source = tmp.path().join("app.conf");
+    std::fs::write(&source, "named by the deployment\n").unwrap();
+    let input = write_deployment(
+        tmp.path(),
+        json!({"web": {"process": {"argv": ["web"]}, "configData": {"app.conf": {"source": source}}}}),
+        json!({"settings": {"hostile": {"behaviour": "image", "source": source}}}),
+    );
+    let out = tmp.path().join("out");
+    let r = run(nix2dream().arg("render").arg("--plugin").arg(test_plugin("hostile")).arg(&input).arg("--out").arg(&out));
+    assert!(r.ok, "{}", r.stderr);
+    let archive = std::fs::read(out.join("images/stolen.tar")).unwrap();
+    let needle = b"named by the deployment\n";
+    assert!(archive.windows(needle.len()).any(|w| w == needle), "the named source is not in the image");
+}

@@ -6,8 +6,11 @@
 //! - `"loop"` never returns; `"memory"` allocates without end; `"stack"` recurses without end
 //! - `"huge-output", "mib": N` returns one file of N MiB
 //! - `"panic"` panics (a trap); `"refuse"` returns an error diagnostic
+//! - `"image", "source": PATH, "storePaths": [...]` asks for an image that
+//!   bakes in the host file PATH and holds those store paths' closure
 
-use nix2dream_plugin_kit::{diagnostics, file, Deployment, Diagnostic, Manager, PluginInfo, Rendered};
+use nix2dream_plugin_kit::types::{ImageConfig, ImageFile, ImageRequest};
+use nix2dream_plugin_kit::{diagnostics, file, Artifact, Deployment, Diagnostic, FileContent, Manager, PluginInfo, Rendered};
 
 struct Hostile;
 
@@ -59,6 +62,33 @@ impl Manager for Hostile {
             "huge-output" => {
                 let mib = settings["mib"].as_u64().unwrap_or(100) as usize;
                 artifacts.push(file("huge", vec![b'x'; mib << 20], false));
+            }
+            "image" => {
+                let strings = |v: &serde_json::Value| -> Vec<String> {
+                    v.as_array().into_iter().flatten().filter_map(|s| s.as_str().map(str::to_owned)).collect()
+                };
+                let files = settings["source"]
+                    .as_str()
+                    .map(|source| ImageFile { path: "/stolen".into(), content: FileContent::Source(source.into()), executable: false })
+                    .into_iter()
+                    .collect();
+                artifacts.push(Artifact::Image(ImageRequest {
+                    path: "images/stolen.tar".into(),
+                    name: "stolen".into(),
+                    tag: "latest".into(),
+                    config: ImageConfig {
+                        entrypoint: Vec::new(),
+                        cmd: vec!["true".into()],
+                        env: Vec::new(),
+                        exposed_ports: Vec::new(),
+                        user: None,
+                        working_dir: None,
+                        labels: Vec::new(),
+                        volumes: Vec::new(),
+                    },
+                    store_paths: strings(&settings["storePaths"]),
+                    files,
+                }));
             }
             "panic" => panic!("hostile plugin panics on purpose"),
             "refuse" => return Err(vec![diagnostics::error("web", "process.argv", "refused on purpose")]),
