@@ -4,7 +4,12 @@
 # umoci, docker-compose, podman (loads the images), a static busybox; honcho and check-jsonschema (PyPI).
 # The Docker engine itself must already run (the compose tests use it). Needs root (or sudo) for apt; says what to install
 # otherwise.
+#
+#   scripts/install-deps.sh          everything the test suite needs
+#   scripts/install-deps.sh build    only what `./x build` needs (the WASM toolchain)
 set -euo pipefail
+only_build=false
+[ "${1:-}" = build ] && only_build=true
 
 apt_missing=()
 need_cmd() { command -v "$1" >/dev/null 2>&1 || apt_missing+=("$2"); }
@@ -15,15 +20,17 @@ if ! { command -v rustup >/dev/null && rustup target list --installed 2>/dev/nul
   [ -f "$(/usr/bin/rustc --print sysroot 2>/dev/null)/lib/rustlib/src/rust/library/Cargo.lock" ] || apt_missing+=(rust-web-src)
   ls /usr/lib/llvm-2[0-9]/bin/wasm-ld >/dev/null 2>&1 || apt_missing+=(lld-22)
 fi
-need_cmd nix-instantiate nix-bin
-need_cmd shellcheck shellcheck
-need_cmd python3 python3
-need_cmd skopeo skopeo
-need_cmd umoci umoci
-need_cmd docker-compose docker-compose
-need_cmd podman podman
-# A statically linked busybox: test images run it with no base image.
-dpkg -s busybox-static >/dev/null 2>&1 || apt_missing+=(busybox-static)
+if ! $only_build; then
+  need_cmd nix-instantiate nix-bin
+  need_cmd shellcheck shellcheck
+  need_cmd python3 python3
+  need_cmd skopeo skopeo
+  need_cmd umoci umoci
+  need_cmd docker-compose docker-compose
+  need_cmd podman podman
+  # A statically linked busybox: test images run it with no base image.
+  dpkg -s busybox-static >/dev/null 2>&1 || apt_missing+=(busybox-static)
+fi
 
 if [ ${#apt_missing[@]} -gt 0 ]; then
   sudo=""
@@ -32,10 +39,16 @@ if [ ${#apt_missing[@]} -gt 0 ]; then
     echo "install-deps: missing Debian packages: ${apt_missing[*]} (run as root: apt-get install ${apt_missing[*]})" >&2
     exit 1
   fi
+  if ! command -v apt-get >/dev/null; then
+    echo "install-deps: missing: ${apt_missing[*]} (Debian package names; no apt-get here: install the equivalents, or a rustup wasm32-unknown-unknown target for the toolchain)" >&2
+    exit 1
+  fi
   echo "install-deps: apt-get install ${apt_missing[*]}" >&2
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${apt_missing[@]}" >/dev/null
 fi
+
+$only_build && exit 0
 
 # From PyPI: honcho (a real Procfile runner), check-jsonschema (validates
 # docs/deployment.schema.json and the rendered compose files).
