@@ -19,6 +19,10 @@ use std::path::{Path, PathBuf};
 /// At most this many layers per image; the rest of the closure is merged.
 pub const MAX_LAYERS: usize = 100;
 
+/// Default bound on the total size of one render's image archives: a plugin
+/// that asks for the same closure thousands of times must not fill the disk.
+pub const DEFAULT_IMAGE_LIMIT_MIB: u64 = 16 << 10;
+
 /// The paths a deployment names, below which plugins may have the host read.
 pub struct Readable {
     roots: Vec<PathBuf>,
@@ -92,8 +96,10 @@ fn spec_of(pending: &PendingImage, readable: &Readable) -> Result<ImageSpec> {
     })
 }
 
-/// Builds every pending image into `spool` and returns them as files to write.
-pub fn build_all(images: &[PendingImage], readable: &Readable, spool: &Path) -> Result<Vec<OutFile>> {
+/// Builds every pending image into `spool` and returns them as files to
+/// write; fails once their total size passes `limit_bytes`.
+pub fn build_all(images: &[PendingImage], readable: &Readable, spool: &Path, limit_bytes: u64) -> Result<Vec<OutFile>> {
+    let mut total: u64 = 0;
     images
         .iter()
         .enumerate()
@@ -101,7 +107,17 @@ pub fn build_all(images: &[PendingImage], readable: &Readable, spool: &Path) -> 
             let what = || format!("{}: image {}:{} ({})", pending.plugin, pending.request.name, pending.request.tag, pending.path);
             let spec = spec_of(pending, readable).with_context(what)?;
             let dest = spool.join(format!("image-{i}.tar"));
-            image::build_archive(&spec, &dest).with_context(what)?;
+            let built = image::build_archive(&spec, &dest).with_context(what)?;
+            total += built.bytes;
+            if total > limit_bytes {
+                bail!(
+                    "{}: the {} image(s) built so far take {} MiB, over the image limit of {} MiB (raise it with --image-limit MIB)",
+                    what(),
+                    i + 1,
+                    total >> 20,
+                    limit_bytes >> 20
+                );
+            }
             Ok(OutFile { path: pending.path.clone(), contents: Contents::Spooled(dest), executable: false })
         })
         .collect()

@@ -72,6 +72,9 @@ struct LimitArgs {
     /// Largest total size of what one plugin may render, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = Limits::default().output_bytes >> 20)]
     output_limit: usize,
+    /// Largest total size of the image archives one render may build, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = image_requests::DEFAULT_IMAGE_LIMIT_MIB)]
+    image_limit: u64,
     /// Do not read or write the compiled-plugin cache.
     #[arg(long)]
     no_cache: bool,
@@ -144,7 +147,7 @@ fn run_render(args: RenderArgs) -> Result<ExitCode> {
     }
     // Image archives are spooled here until written (or compared) below.
     let spool = tempfile::tempdir().context("creating a temporary directory for image archives")?;
-    let images = image_requests::build_all(&outcome.images, &image_requests::Readable::of(&deployment), spool.path())?;
+    let images = image_requests::build_all(&outcome.images, &image_requests::Readable::of(&deployment), spool.path(), args.limits.image_limit << 20)?;
     outcome.files.extend(images);
     if args.check {
         let diffs = output::differences(&args.out, &outcome.files)?;

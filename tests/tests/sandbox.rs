@@ -236,3 +236,27 @@ fn an_image_request_may_read_what_the_deployment_names() {
     let needle = b"named by the deployment\n";
     assert!(archive.windows(needle.len()).any(|w| w == needle), "the named source is not in the image");
 }
+
+#[test]
+fn image_archives_are_bounded_by_the_image_limit() {
+    // Three images of a 1.5 MiB file the deployment names: 4.5 MiB in all.
+    let tmp = tempfile::tempdir().unwrap();
+    let source = tmp.path().join("blob");
+    std::fs::write(&source, vec![7u8; 3 << 19]).unwrap();
+    let input = write_deployment(
+        tmp.path(),
+        json!({"web": {"process": {"argv": ["web"]}, "configData": {"blob": {"source": source}}}}),
+        json!({"settings": {"hostile": {"behaviour": "image", "source": source, "count": 3}}}),
+    );
+    let out = tmp.path().join("out");
+    let render = |limit: &str| {
+        run(nix2dream().arg("render").arg("--plugin").arg(test_plugin("hostile")).arg(&input).arg("--out").arg(&out).args(["--image-limit", limit]))
+    };
+    let r = render("2");
+    assert!(!r.ok, "4.5 MiB of images passed a 2 MiB limit");
+    assert!(r.stderr.contains("hostile@0.1.0") && r.stderr.contains("image limit of 2 MiB") && r.stderr.contains("--image-limit"), "{}", r.stderr);
+    assert!(!out.exists(), "a render over the image limit wrote something");
+    let r = render("5");
+    assert!(r.ok, "{}", r.stderr);
+    assert!(out.join("images/stolen.tar").is_file() && out.join("images/stolen-2.tar").is_file());
+}

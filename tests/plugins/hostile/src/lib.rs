@@ -7,7 +7,8 @@
 //! - `"huge-output", "mib": N` returns one file of N MiB
 //! - `"panic"` panics (a trap); `"refuse"` returns an error diagnostic
 //! - `"image", "source": PATH, "storePaths": [...]` asks for an image that
-//!   bakes in the host file PATH and holds those store paths' closure
+//!   bakes in the host file PATH and holds those store paths' closure;
+//!   `"count": N` asks for N such images
 
 use nix2dream_plugin_kit::types::{ImageConfig, ImageFile, ImageRequest};
 use nix2dream_plugin_kit::{diagnostics, file, Artifact, Deployment, Diagnostic, FileContent, Manager, PluginInfo, Rendered};
@@ -67,28 +68,30 @@ impl Manager for Hostile {
                 let strings = |v: &serde_json::Value| -> Vec<String> {
                     v.as_array().into_iter().flatten().filter_map(|s| s.as_str().map(str::to_owned)).collect()
                 };
-                let files = settings["source"]
-                    .as_str()
-                    .map(|source| ImageFile { path: "/stolen".into(), content: FileContent::Source(source.into()), executable: false })
-                    .into_iter()
-                    .collect();
-                artifacts.push(Artifact::Image(ImageRequest {
-                    path: "images/stolen.tar".into(),
-                    name: "stolen".into(),
-                    tag: "latest".into(),
-                    config: ImageConfig {
-                        entrypoint: Vec::new(),
-                        cmd: vec!["true".into()],
-                        env: Vec::new(),
-                        exposed_ports: Vec::new(),
-                        user: None,
-                        working_dir: None,
-                        labels: Vec::new(),
-                        volumes: Vec::new(),
-                    },
-                    store_paths: strings(&settings["storePaths"]),
-                    files,
-                }));
+                for i in 0..settings["count"].as_u64().unwrap_or(1) {
+                    let files = settings["source"]
+                        .as_str()
+                        .map(|source| ImageFile { path: "/stolen".into(), content: FileContent::Source(source.into()), executable: false })
+                        .into_iter()
+                        .collect();
+                    artifacts.push(Artifact::Image(ImageRequest {
+                        path: if i == 0 { "images/stolen.tar".into() } else { format!("images/stolen-{i}.tar") },
+                        name: "stolen".into(),
+                        tag: format!("n{i}"),
+                        config: ImageConfig {
+                            entrypoint: Vec::new(),
+                            cmd: vec!["true".into()],
+                            env: Vec::new(),
+                            exposed_ports: Vec::new(),
+                            user: None,
+                            working_dir: None,
+                            labels: Vec::new(),
+                            volumes: Vec::new(),
+                        },
+                        store_paths: strings(&settings["storePaths"]),
+                        files,
+                    }));
+                }
             }
             "panic" => panic!("hostile plugin panics on purpose"),
             "refuse" => return Err(vec![diagnostics::error("web", "process.argv", "refused on purpose")]),
