@@ -684,3 +684,41 @@ fn options_doc_lists_every_core_option() {
         }
     }
 }
+
+#[test]
+fn eval_services_works_from_a_users_own_default_nix() {
+    let Some(nixpkgs) = nix2dream_e2e::nixpkgs_or_skip("nix_layer::eval_services_works_from_a_users_own_default_nix")
+    else {
+        return;
+    };
+    // As nix/README.md shows: import nix2dream's nix/, pass lib and several
+    // modules (merged by the module system), print the JSON.
+    let s = Scratch::new("default-nix");
+    s.write("services.nix", "{ ... }: { name = \"shop\"; services.web.process.argv = [ \"web\" \"--port\" \"8080\" ]; }\n");
+    s.write("production.nix", "{ lib, ... }: { services.web.env.MODE = \"production\"; services.web.replicas = lib.mkForce 3; }\n");
+    let default_nix = s.write(
+        "default.nix",
+        &format!(
+            "(import {}).evalServices {{\n  lib = import <nixpkgs/lib>;\n  modules = [ ./services.nix ./production.nix ];\n}}\n",
+            nix2dream_e2e::repo_root().join("nix").display()
+        ),
+    );
+    let out = nix_instantiate(&nixpkgs)
+        .args(["--eval", "--strict", "--json"])
+        .arg(&default_nix)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let web = &v["services"]["web"];
+    assert_eq!(v["name"], "shop");
+    assert_eq!(web["process"]["argv"], json!(["web", "--port", "8080"]));
+    assert_eq!(web["env"], json!({"MODE": "production"}));
+    assert_eq!(web["replicas"], 3);
+    assert_eq!(options_set(&v, "web"), ["process.argv", "env", "replicas"]);
+    // What it prints is a deployment the host accepts as it is.
+    let file = s.write("deployment.json", &String::from_utf8_lossy(&out.stdout));
+    let dist = std::env::var_os("NIX2DREAM_DIST").expect("NIX2DREAM_DIST (run through ./x test)");
+    let check = Command::new(Path::new(&dist).join("bin/nix2dream")).arg("eval").arg(&file).output().unwrap();
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+}
