@@ -51,6 +51,18 @@ pub fn render(deployment: &Deployment, plugins: &[Plugin], options: &Options) ->
     let mut images = Vec::new();
     let mut messages = Vec::new();
     let mut errors = Vec::new();
+    // Several plugins render into OUT/<name>/: two of one name would collide.
+    for (i, plugin) in plugins.iter().enumerate() {
+        if let Some(first) = plugins[..i].iter().find(|p| p.info.name == plugin.info.name) {
+            bail!(
+                "{} ({}) and {} ({}) have the same name; each plugin renders into OUT/<name>/, so give each plugin once",
+                first.label(),
+                first.file.display(),
+                plugin.label(),
+                plugin.file.display()
+            );
+        }
+    }
     for plugin in plugins {
         let ignored = capability::ignored_options(deployment, &plugin.info.supported_options, &options.allow_unsupported);
         for item in &ignored {

@@ -189,6 +189,37 @@ fn a_component_that_is_no_manager_is_refused() {
     assert!(err.contains("does not export `nix2dream:manager/plugin@<version>`"), "{err}");
 }
 
+#[test]
+fn a_plugin_whose_info_would_spoof_or_escape_is_refused() {
+    // The hostile plugin with its name (kept in a marked slot of its data)
+    // changed to what no output folder, settings key or terminal line may carry.
+    let wasm = std::fs::read(test_plugin("hostile")).unwrap();
+    let marker = b"N2D-NAME-SLOT:hostile\0";
+    let at = wasm.windows(marker.len()).position(|w| w == marker).expect("the name slot of the hostile plugin") + 14;
+    for (name, expected) in [
+        ("../../x", "its name \"../../x\" is not a plugin name"),
+        ("ok\x1b[2K", "is not a plugin name"),
+    ] {
+        let mut patched = wasm.clone();
+        patched[at..at + name.len()].copy_from_slice(name.as_bytes());
+        patched[at + name.len()] = 0;
+        let err = refused_file(&patched, "renamed.wasm");
+        assert!(err.contains("renamed.wasm is refused: ") && err.contains(expected), "{err}");
+    }
+}
+
+#[test]
+fn two_plugins_of_one_name_are_refused_before_rendering() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = write_deployment(tmp.path(), json!({"web": {"process": {"argv": ["web"]}}}), json!({}));
+    let copy = tmp.path().join("procfile-copy.wasm");
+    std::fs::copy(bundled_plugin("procfile"), &copy).unwrap();
+    let out = tmp.path().join("out");
+    let r = run(nix2dream().args(["render", "--plugin", "procfile", "--plugin"]).arg(&copy).arg(&input).arg("--out").arg(&out));
+    assert!(!r.ok && r.stderr.contains("have the same name") && r.stderr.contains("procfile-copy.wasm"), "{}", r.stderr);
+    assert!(!out.exists());
+}
+
 
 #[test]
 fn an_image_request_cannot_read_host_files_the_deployment_does_not_name() {

@@ -2,6 +2,7 @@
 //! a fresh store per call, memory, fuel and output bounded.
 
 pub mod engine;
+mod info;
 pub mod limits;
 pub mod registry;
 pub mod wit;
@@ -127,6 +128,7 @@ impl Plugin {
                 plugin.call("info()", |s| pre.instantiate(&mut *s)?.nix2dream_manager_plugin().call_info(s))?
             }
         };
+        info::check(&plugin.info).map_err(|e| anyhow!("plugin {} is refused: {e}", file.display()))?;
         Ok(plugin)
     }
 

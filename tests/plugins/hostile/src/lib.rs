@@ -15,6 +15,16 @@ use nix2dream_plugin_kit::{diagnostics, file, Artifact, Deployment, Diagnostic, 
 
 struct Hostile;
 
+/// The plugin's name, in a slot the sandbox tests find by its marker and
+/// overwrite in the built component, to test names the host must refuse.
+static NAME_SLOT: [u8; 48] = *b"N2D-NAME-SLOT:hostile\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
+
+fn name() -> String {
+    let slot: &[u8; 48] = std::hint::black_box(&NAME_SLOT);
+    let name = &slot[14..];
+    String::from_utf8_lossy(&name[..name.iter().position(|b| *b == 0).unwrap_or(name.len())]).into_owned()
+}
+
 #[inline(never)]
 #[allow(unconditional_recursion)] // on purpose: the stack limit must stop it
 fn recurse(depth: u64) -> u64 {
@@ -25,7 +35,7 @@ fn recurse(depth: u64) -> u64 {
 impl Manager for Hostile {
     fn info() -> PluginInfo {
         PluginInfo {
-            name: "hostile".into(),
+            name: name(),
             version: env!("CARGO_PKG_VERSION").into(),
             description: "test plugin that misbehaves on request".into(),
             supported_options: vec!["process.argv".into()],
