@@ -34,6 +34,20 @@ pub fn checked(path: &str) -> Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::checked;
+    use std::path::Component;
+
+    proptest::proptest! {
+        /// Whatever a plugin sends, an accepted path only names something
+        /// below the output directory.
+        #[test]
+        fn accepted_paths_stay_below_the_output(path in "([a-z.]{0,3}|\\.\\.|/|\\\\|\\x00){0,8}") {
+            if let Ok(p) = checked(&path) {
+                proptest::prop_assert!(p.components().all(|c| matches!(c, Component::Normal(_))), "{path:?} -> {p:?}");
+                proptest::prop_assert!(!path.contains('\0') && !path.contains('\\'));
+                proptest::prop_assert_eq!(p.to_str().unwrap(), path.as_str());
+            }
+        }
+    }
 
     #[test]
     fn escaping_paths_are_refused() {

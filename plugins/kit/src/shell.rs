@@ -45,6 +45,17 @@ mod tests {
         assert_eq!(through_sh(&words), words);
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+        /// Any argv reaches the program unchanged (printable ASCII, which holds
+        /// every shell metacharacter, plus tab, newline and non-ASCII).
+        #[test]
+        fn any_words_survive_a_real_shell(words in proptest::collection::vec("[\t\n -~é€😀]{0,12}", 1..5)) {
+            let refs: Vec<&str> = words.iter().map(String::as_str).collect();
+            proptest::prop_assert_eq!(through_sh(&refs), words);
+        }
+    }
+
     #[test]
     fn safe_words_stay_unquoted() {
         assert_eq!(quote("python3"), "python3");
