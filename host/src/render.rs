@@ -33,15 +33,21 @@ pub struct PendingImage {
     pub request: ImageRequest,
 }
 
+/// A plugin's text as it may reach the terminal: control characters (which
+/// could move the cursor or recolour other lines) are shown escaped.
+fn printable(s: &str) -> String {
+    s.chars().map(|c| if c.is_control() && c != '\n' && c != '\t' { c.escape_default().to_string() } else { c.to_string() }).collect()
+}
+
 fn diagnostic_text(plugin: &Plugin, d: &crate::plugin::Diagnostic) -> String {
     let mut text = plugin.label();
     if let Some(service) = &d.service {
         text += &format!(": service {service:?}");
     }
     if let Some(option) = &d.option_name {
-        text += &format!(": `{option}`");
+        text += &format!(": `{}`", printable(option));
     }
-    format!("{text}: {}", d.message)
+    format!("{text}: {}", printable(&d.message))
 }
 
 /// Renders `deployment` with each plugin. With one plugin its files go to the
@@ -114,4 +120,15 @@ pub fn render(deployment: &Deployment, plugins: &[Plugin], options: &Options) ->
         bail!("render failed, nothing was written:\n  {}", errors.join("\n  "));
     }
     Ok(Outcome { files, images, messages })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn plugin_text_cannot_drive_the_terminal() {
+        assert_eq!(printable("ok\u{1b}[2K\rfake line\nnext\tcol"), "ok\\u{1b}[2K\\rfake line\nnext\tcol");
+        assert_eq!(printable("plain ünïcode"), "plain ünïcode");
+    }
 }
