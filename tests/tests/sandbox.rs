@@ -91,6 +91,13 @@ fn a_huge_output_hits_the_output_limit() {
 }
 
 #[test]
+fn millions_of_empty_files_hit_the_output_limit() {
+    let c = case(json!({"behaviour": "many-files", "count": 200_000}));
+    let e = refused(&c, &[]);
+    assert!(e.contains("output limit exceeded: the render returned 200000 artifacts"), "{e}");
+}
+
+#[test]
 fn a_panic_is_reported_as_a_plugin_failure() {
     let c = case(json!({"behaviour": "panic"}));
     let err = refused(&c, &[]);

@@ -156,9 +156,11 @@ impl Plugin {
             let size: usize = rendered.artifacts.iter().map(artifact_size).sum();
             if size > self.limits.output_bytes {
                 bail!(
-                    "{}: output limit exceeded: the render returned {} bytes, more than the limit of {} bytes \
+                    "{}: output limit exceeded: the render returned {} artifacts weighing {} bytes \
+                     (contents and paths, plus {ARTIFACT_WEIGHT} bytes each), more than the limit of {} bytes \
                      (raise it with --output-limit if this output is expected)",
                     self.label(),
+                    rendered.artifacts.len(),
                     size,
                     self.limits.output_bytes
                 );
@@ -204,10 +206,15 @@ impl Plugin {
     }
 }
 
+/// What every artifact weighs beyond its bytes, so that millions of empty
+/// files (inodes, and the host's own bookkeeping) also hit the output limit:
+/// the default 64 MiB allows about 130 000 artifacts.
+const ARTIFACT_WEIGHT: usize = 512;
+
 /// What an artifact weighs against the output limit: the bytes the plugin
 /// itself returned (an image's layers come from the store, not the plugin).
 fn artifact_size(artifact: &Artifact) -> usize {
-    match artifact {
+    ARTIFACT_WEIGHT + match artifact {
         Artifact::File(f) => f.path.len() + f.contents.len(),
         Artifact::Image(image) => {
             let content = |c: &wit::latest::FileContent| match c {

@@ -5,6 +5,7 @@
 //!   (relative, absolute, `..`: whatever the test asks for)
 //! - `"loop"` never returns; `"memory"` allocates without end; `"stack"` recurses without end
 //! - `"huge-output", "mib": N` returns one file of N MiB
+//! - `"many-files", "count": N` returns N empty files
 //! - `"panic"` panics (a trap); `"refuse"` returns an error diagnostic
 //! - `"image", "source": PATH, "storePaths": [...]` asks for an image that
 //!   bakes in the host file PATH and holds those store paths' closure;
@@ -69,6 +70,11 @@ impl Manager for Hostile {
             }
             "stack" => {
                 std::hint::black_box(recurse(0));
+            }
+            "many-files" => {
+                for i in 0..settings["count"].as_u64().unwrap_or(1_000_000) {
+                    artifacts.push(file(format!("f/{i}"), Vec::new(), false));
+                }
             }
             "huge-output" => {
                 let mib = settings["mib"].as_u64().unwrap_or(100) as usize;
