@@ -94,7 +94,7 @@ fn a_huge_output_hits_the_output_limit() {
 fn millions_of_empty_files_hit_the_output_limit() {
     let c = case(json!({"behaviour": "many-files", "count": 200_000}));
     let e = refused(&c, &[]);
-    assert!(e.contains("output limit exceeded: the render returned 200000 artifacts"), "{e}");
+    assert!(e.contains("output limit exceeded: the render returned 200000 artifacts and 0 diagnostics"), "{e}");
 }
 
 #[test]

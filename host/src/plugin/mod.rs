@@ -152,19 +152,23 @@ impl Plugin {
                 self.call("render()", |s| pre.instantiate(&mut *s)?.nix2dream_manager_plugin().call_render(s, &input))?
             }
         };
-        if let Ok(rendered) = &result {
-            let size: usize = rendered.artifacts.iter().map(artifact_size).sum();
-            if size > self.limits.output_bytes {
-                bail!(
-                    "{}: output limit exceeded: the render returned {} artifacts weighing {} bytes \
-                     (contents and paths, plus {ARTIFACT_WEIGHT} bytes each), more than the limit of {} bytes \
-                     (raise it with --output-limit if this output is expected)",
-                    self.label(),
-                    rendered.artifacts.len(),
-                    size,
-                    self.limits.output_bytes
-                );
-            }
+        let (artifacts, diagnostics) = match &result {
+            Ok(rendered) => (&rendered.artifacts[..], &rendered.diagnostics[..]),
+            Err(diagnostics) => (&[][..], &diagnostics[..]),
+        };
+        let size: usize =
+            artifacts.iter().map(artifact_size).sum::<usize>() + diagnostics.iter().map(diagnostic_size).sum::<usize>();
+        if size > self.limits.output_bytes {
+            bail!(
+                "{}: output limit exceeded: the render returned {} artifacts and {} diagnostics weighing {} bytes \
+                 (contents, paths and messages, plus {ARTIFACT_WEIGHT} bytes each), more than the limit of {} bytes \
+                 (raise it with --output-limit if this output is expected)",
+                self.label(),
+                artifacts.len(),
+                diagnostics.len(),
+                size,
+                self.limits.output_bytes
+            );
         }
         Ok(result)
     }
@@ -206,10 +210,16 @@ impl Plugin {
     }
 }
 
-/// What every artifact weighs beyond its bytes, so that millions of empty
-/// files (inodes, and the host's own bookkeeping) also hit the output limit:
-/// the default 64 MiB allows about 130 000 artifacts.
+/// What every artifact (and diagnostic) weighs beyond its bytes, so that
+/// millions of empty files (inodes, and the host's own bookkeeping) or
+/// messages also hit the output limit: the default 64 MiB allows about
+/// 130 000 of them.
 const ARTIFACT_WEIGHT: usize = 512;
+
+/// What a diagnostic weighs against the output limit: its texts.
+fn diagnostic_size(d: &Diagnostic) -> usize {
+    ARTIFACT_WEIGHT + d.message.len() + d.service.as_ref().map_or(0, String::len) + d.option_name.as_ref().map_or(0, String::len)
+}
 
 /// What an artifact weighs against the output limit: the bytes the plugin
 /// itself returned (an image's layers come from the store, not the plugin).
