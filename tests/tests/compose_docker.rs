@@ -245,3 +245,38 @@ fn podman_loads_the_same_archive_with_its_config() {
     assert!(env.contains(&"GREETING=hi there"), "{env:?}");
     assert!(env.iter().any(|e| e.starts_with("PATH=/nix/store/") && e.ends_with("-busybox-pkg/bin")), "{env:?}");
 }
+
+#[test]
+fn the_containers_example_runs_under_compose() {
+    let Some(nixpkgs) = nixpkgs_or_skip("compose_docker::the_containers_example_runs_under_compose") else { return };
+    assert!(Path::new("/usr/bin/busybox").is_file(), "the example needs /usr/bin/busybox: apt-get install busybox-static");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("deploy");
+    let r = run(nix2dream()
+        .args(["render", "--plugin", "compose"])
+        .arg(repo_root().join("examples/containers/services.nix"))
+        .arg("--out")
+        .arg(&out)
+        .arg("--nixpkgs")
+        .arg(&nixpkgs));
+    assert!(r.ok, "{}", r.stderr);
+    let mut images = Vec::new();
+    for service in ["web", "poller"] {
+        let load = run(Command::new("docker").args(["load", "-i"]).arg(out.join(format!("images/{service}.tar"))));
+        assert!(load.ok, "docker load {service}: {}", load.stderr);
+        images.push(load.stdout.trim().rsplit("Loaded image: ").next().unwrap().trim().to_owned());
+    }
+    let project = Project { name: format!("n2dex{}", std::process::id()), dir: out.clone(), images };
+    let up = project.compose(&["up", "-d"]);
+    assert!(up.ok, "docker-compose up failed:\n{}{}", up.stdout, up.stderr);
+    let page = wait_for(30, || http_get(18081, "/index.html")).expect("the example's web service never answered on 127.0.0.1:18081");
+    assert_eq!(page, "<h1>Hello from a nix2dream image</h1>\n");
+    let whoami = project.compose(&["exec", "-T", "web", "busybox", "id", "-un"]);
+    assert_eq!(whoami.stdout.trim(), "www", "{}", whoami.stderr);
+    // The poller started after web was healthy, and logs into its volume as its own user.
+    let log = wait_for(30, || {
+        let r = project.compose(&["exec", "-T", "poller", "busybox", "cat", "/var/lib/poller/fetches.log"]);
+        Some(r.stdout).filter(|log| log.contains("http://web:18081/index.html ok"))
+    });
+    assert!(log.is_some(), "the poller never fetched the site: {}", project.compose(&["logs", "poller"]).stdout);
+}
