@@ -35,6 +35,10 @@ impl Readable {
             let sources = s.config_data.values().filter_map(|c| c.source.as_ref());
             for p in s.closure_roots.iter().chain(&s.package).chain(&s.path).chain(sources) {
                 let p = Path::new(p);
+                // Only absolute paths: "" or "." would otherwise admit everything.
+                if !p.is_absolute() {
+                    continue;
+                }
                 // Canonical, like what it is compared with; a missing path stays
                 // as written (reading below it fails anyway).
                 roots.push(p.canonicalize().unwrap_or_else(|_| p.to_owned()));
@@ -121,4 +125,29 @@ pub fn build_all(images: &[PendingImage], readable: &Readable, spool: &Path, lim
             Ok(OutFile { path: pending.path.clone(), contents: Contents::Spooled(dest), executable: false })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Readable;
+    use crate::deployment;
+
+    fn readable(service: &str) -> Readable {
+        let d = deployment::from_json(&format!(r#"{{"schema":"nix2dream/v1","name":"t","services":{{"a":{service}}}}}"#)).unwrap();
+        Readable::of(&d)
+    }
+
+    #[test]
+    fn only_what_the_deployment_names_is_readable() {
+        let tmp = tempfile::tempdir().unwrap();
+        let named = tmp.path().join("named");
+        std::fs::create_dir(&named).unwrap();
+        std::fs::write(named.join("inside"), "x").unwrap();
+        std::fs::write(tmp.path().join("beside"), "x").unwrap();
+        let r = readable(&format!(r#"{{"process":{{"argv":["x"]}},"path":["", ".", "{}"]}}"#, named.display()));
+        assert!(r.check(named.join("inside").to_str().unwrap(), "file").is_ok());
+        let e = r.check(tmp.path().join("beside").to_str().unwrap(), "file").unwrap_err().to_string();
+        assert!(e.contains("is not part of the deployment"), "{e}");
+        assert!(r.check("/etc/passwd", "file").is_err(), "an empty or relative path entry must not admit everything");
+    }
 }
