@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs, only what is missing: the Debian WASM
 # toolchain (when no rustup wasm32 target exists), Nix, shellcheck, skopeo,
-# umoci, docker-compose, podman (loads the images), a static busybox; honcho and check-jsonschema (PyPI).
+# umoci, docker-compose, podman (loads the images), debootstrap (a systemd
+# to run units under), a static busybox; honcho and check-jsonschema (PyPI).
 # The Docker engine itself must already run (the compose tests use it). Needs root (or sudo) for apt; says what to install
 # otherwise.
 #
@@ -28,6 +29,8 @@ if ! $only_build; then
   need_cmd umoci umoci
   need_cmd docker-compose docker-compose
   need_cmd podman podman
+  # A Debian root with systemd, run as a container: the systemd tests' PID 1.
+  need_cmd debootstrap debootstrap
   # A statically linked busybox: test images run it with no base image.
   dpkg -s busybox-static >/dev/null 2>&1 || apt_missing+=(busybox-static)
 fi

@@ -10,22 +10,6 @@ use std::process::Command;
 
 /// A "package" holding Debian's static busybox and its applets, added to the
 /// Nix store; returns its store path.
-fn busybox_package(tmp: &Path) -> String {
-    let busybox = Path::new("/bin/busybox");
-    assert!(busybox.is_file(), "/bin/busybox is missing: apt-get install busybox-static (scripts/install-deps.sh does)");
-    let bin = tmp.join("busybox-pkg/bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    std::fs::copy(busybox, bin.join("busybox")).unwrap();
-    for applet in ["sh", "httpd", "wget", "id", "sleep", "cat", "echo", "test", "touch", "mkdir", "pwd", "env", "date"] {
-        std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
-    }
-    let r = run(Command::new("nix-store")
-        .args(["--add"])
-        .arg(tmp.join("busybox-pkg"))
-        .env("NIX_CONFIG", "build-users-group ="));
-    assert!(r.ok, "nix-store --add failed (is Nix installed? apt-get install nix-bin): {}", r.stderr);
-    r.stdout.trim().to_owned()
-}
 
 struct Project {
     name: String,

@@ -106,3 +106,11 @@ fn key_order_is_stable() {
     let order: Vec<usize> = ["image:", "command:", "environment:", "ports:", "restart:", "labels:"].iter().map(|k| text.find(k).unwrap()).collect();
     assert!(order.windows(2).all(|w| w[0] < w[1]), "{text}");
 }
+
+#[test]
+fn supported_options_are_exactly_those_that_change_the_output() {
+    let honoured = honoured_options(|svc| format!("{:?}", Compose::render(deployment(vec![svc, service("db", &["db"])]))));
+    let mut declared = Compose::info().supported_options;
+    declared.sort();
+    assert_eq!(declared, honoured);
+}

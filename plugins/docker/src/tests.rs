@@ -80,3 +80,12 @@ fn an_empty_argv_is_an_error_naming_the_service() {
     assert_eq!(errors[0].service.as_deref(), Some("web"));
     assert_eq!(errors[0].option_name.as_deref(), Some("process.argv"));
 }
+
+#[test]
+fn supported_options_are_exactly_those_that_change_the_images() {
+    use nix2dream_plugin_kit::testing::{deployment, honoured_options, service};
+    let honoured = honoured_options(|svc| format!("{:?}", Docker::render(deployment(vec![svc, service("db", &["db"])]))));
+    let mut declared = Docker::info().supported_options;
+    declared.sort();
+    assert_eq!(declared, honoured);
+}

@@ -1,7 +1,11 @@
 //! Building deployments in Rust, for plugins' unit tests: a service with
-//! the format's defaults and chainable setters.
+//! the format's defaults and chainable setters, and the check that a
+//! plugin declares exactly the options it honours ([`honoured_options`]).
 
-use crate::{ConfigFile, Deployment, EnvVar, FileContent, Port, Protocol, Resources, RestartPolicy, Service, Volume};
+use crate::{
+    ConfigFile, Dependency, DependencyCondition, Deployment, EnvVar, FileContent, Healthcheck, Port, Probe, Protocol, Resources,
+    RestartPolicy, Service, Volume,
+};
 
 /// A service with only argv set; the rest is the deployment format's defaults.
 pub fn service(name: &str, argv: &[&str]) -> Service {
@@ -87,4 +91,50 @@ impl ServiceExt for Service {
 /// A deployment named "demo" with these services and no settings.
 pub fn deployment(services: Vec<Service>) -> Deployment {
     Deployment { name: "demo".to_owned(), services, settings_json: String::new() }
+}
+
+/// The baseline service `web` (argv `app`) with exactly one core option set.
+pub fn with_option(option: &str) -> Service {
+    let base = service("web", &["app"]);
+    match option {
+        "description" => base.description("hello"),
+        "package" => base.with(|s| s.package = Some("/nix/store/abc-app".into())),
+        "process.argv" => base.with(|s| s.argv.push("--flag".into())),
+        "env" => base.env("A", "1"),
+        "path" => base.path_entry("/nix/store/abc-tools"),
+        "workingDirectory" => base.working_directory("/srv/web"),
+        "preStart" => base.pre_start("true"),
+        "configData" => base.text_file("c", "c.conf", "x"),
+        "volumes" => base.volume("data", "/var/lib/web"),
+        "ports" => base.port("http", 8080),
+        "user" => base.with(|s| s.user = Some("nobody".into())),
+        "group" => base.with(|s| s.group = Some("nogroup".into())),
+        "dependsOn" => base
+            .with(|s| s.depends_on.push(Dependency { service: "db".into(), condition: DependencyCondition::Healthy })),
+        "healthcheck" => base.with(|s| {
+            s.healthcheck = Some(Healthcheck {
+                probe: Probe::Command(vec!["true".into()]),
+                interval_seconds: 10,
+                timeout_seconds: 5,
+                retries: 3,
+                start_period_seconds: 0,
+            })
+        }),
+        "restart" => base.with(|s| s.restart = RestartPolicy::Always),
+        "resources" => base.with(|s| s.resources = Resources { cpus: Some("0.5".into()), memory_mib: Some(256) }),
+        "replicas" => base.with(|s| s.replicas = 3),
+        other => panic!("unknown core option {other}"),
+    }
+}
+
+/// The core options whose setting changes what `render` returns for a
+/// service (sorted): what a plugin must declare as supported, no more, no
+/// less. `render` gets the service; a service `db` may be added beside it
+/// (the `dependsOn` case depends on one).
+pub fn honoured_options<T: PartialEq>(render: impl Fn(Service) -> T) -> Vec<String> {
+    let baseline = render(service("web", &["app"]));
+    let mut honoured: Vec<String> =
+        crate::CORE_OPTIONS.iter().filter(|o| render(with_option(o)) != baseline).map(|o| (*o).to_owned()).collect();
+    honoured.sort();
+    honoured
 }
