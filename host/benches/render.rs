@@ -95,7 +95,7 @@ fn main() {
     }
     println!("| plugin | services | cold load+render (ms) | warm load+render (ms) | instantiate + trivial call (µs) | peak RSS (MiB) |");
     println!("|---|---|---|---|---|---|");
-    for plugin in ["procfile", "compose"] {
+    for plugin in ["procfile", "compose", "systemd"] {
         for services in [10, 1000] {
             let status = std::process::Command::new(&args[0])
                 .args(["--case", plugin, &services.to_string()])
