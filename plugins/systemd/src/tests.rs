@@ -2,7 +2,7 @@
 //! systemd-analyze and runs them under a real systemd.
 
 use super::Systemd;
-use nix2dream_plugin_kit::testing::{deployment, service};
+use nix2dream_plugin_kit::testing::{deployment, service, ServiceExt};
 use nix2dream_plugin_kit::{
     Artifact, ConfigFile, Dependency, DependencyCondition, FileContent, Healthcheck, Manager, Probe, Severity, Volume,
 };
@@ -99,6 +99,8 @@ fn bad_settings_and_unwritable_paths_are_errors_naming_the_option() {
     assert!(e.iter().all(|d| d.severity == Severity::Error));
     assert!(e.iter().any(|d| d.option_name.as_deref() == Some("workingDirectory")), "{e:?}");
     assert!(e.iter().any(|d| d.message.contains("unknown section \"Sockets\"")), "{e:?}");
+    let e = Systemd::render(deployment(vec![service("web", &["web"]).env("NOT VALID", "x")])).unwrap_err();
+    assert!(e[0].option_name.as_deref() == Some("env") && e[0].message.contains("\"NOT VALID\""), "{e:?}");
 }
 
 #[test]

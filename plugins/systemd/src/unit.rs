@@ -122,6 +122,10 @@ pub fn render(d: &Deployment, svc: &Service, settings: &DeploymentSettings) -> R
         service.set("Environment", assignment("PATH", &path));
     }
     for var in &svc.env {
+        if !shell::is_env_name(&var.name) {
+            errors.push(diagnostics::error(&svc.name, "env", format!("{:?} is not a variable name systemd accepts ([A-Za-z_][A-Za-z0-9_]*)", var.name)));
+            continue;
+        }
         service.set("Environment", assignment(&var.name, &var.value));
     }
     for (key, value) in [("User", &svc.user), ("Group", &svc.group)] {
