@@ -973,3 +973,15 @@ fn docker_loads_and_runs_the_archive() {
     );
     assert_eq!(String::from_utf8_lossy(&o.stdout), EXPECTED_OUTPUT);
 }
+
+#[test]
+fn a_root_working_directory_needs_no_directory_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = spec();
+    s.config.working_dir = Some("/".into());
+    s.config.volumes.clear();
+    let dest = dir.path().join("image.tar");
+    build_archive_from(&s, &[], &dest).expect("a service may run in /");
+    let r = read_archive(&dest);
+    assert!(r.layers[0].iter().all(|e| e.owner == (0, 0)), "nothing is the user's when it only runs in /");
+}
