@@ -2,7 +2,7 @@
 # Installs what the test suite needs, only what is missing: the Debian WASM
 # toolchain (when no rustup wasm32 target exists), Nix, shellcheck, skopeo,
 # umoci, docker-compose, podman (loads the images), debootstrap (a systemd
-# to run units under), a static busybox; honcho and check-jsonschema (PyPI).
+# to run units under), a static busybox; honcho, check-jsonschema and kubernetes-validate (PyPI).
 # The Docker engine itself must already run (the compose tests use it). Needs root (or sudo) for apt; says what to install
 # otherwise.
 #
@@ -54,16 +54,18 @@ fi
 $only_build && exit 0
 
 # From PyPI: honcho (a real Procfile runner), check-jsonschema (validates
-# docs/deployment.schema.json and the rendered compose files).
+# docs/deployment.schema.json and the rendered compose files),
+# kubernetes-validate (the k8s manifests, offline schemas).
 pip_missing=()
 command -v honcho >/dev/null 2>&1 || pip_missing+=(honcho)
 command -v check-jsonschema >/dev/null 2>&1 || pip_missing+=(check-jsonschema)
+command -v kubernetes-validate >/dev/null 2>&1 || pip_missing+=(kubernetes-validate)
 if [ ${#pip_missing[@]} -gt 0 ]; then
   echo "install-deps: pip install ${pip_missing[*]}" >&2
   python3 -m pip install -q "${pip_missing[@]}" 2>/dev/null || python3 -m pip install -q --break-system-packages "${pip_missing[@]}"
 fi
 # pyenv shims need a rehash to see new console scripts.
 if command -v pyenv >/dev/null 2>&1; then pyenv rehash 2>/dev/null || true; fi
-for tool in honcho check-jsonschema; do
+for tool in honcho check-jsonschema kubernetes-validate; do
   command -v "$tool" >/dev/null || { echo "install-deps: $tool is installed but not on PATH" >&2; exit 1; }
 done

@@ -178,8 +178,9 @@ fn a_missing_input_or_plugin_is_named() {
     let r = render(&s.root.join("nope.json"), &s.out, &[]);
     assert!(!r.ok && r.stderr.contains("nope.json"), "{}", r.stderr);
     let input = write_deployment(&s.root, services(), json!({}));
-    let r = run(nix2dream().args(["render", "--plugin", "kubernetes"]).arg(&input).arg("--out").arg(&s.out));
-    assert!(!r.ok && r.stderr.contains("no plugin named \"kubernetes\"") && r.stderr.contains("Known: compose, docker, procfile"), "{}", r.stderr);
+    let r = run(nix2dream().args(["render", "--plugin", "nomad"]).arg(&input).arg("--out").arg(&s.out));
+    assert!(!r.ok && r.stderr.contains("no plugin named \"nomad\""), "{}", r.stderr);
+    assert!(r.stderr.contains("Known: compose, docker, k8s, procfile, systemd."), "the error lists the bundled plugins: {}", r.stderr);
 }
 
 #[test]
