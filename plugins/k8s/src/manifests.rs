@@ -70,10 +70,15 @@ pub fn objects(d: &Deployment, svc: &Service, request: &ImageRequest, settings: 
     });
     let mut ports = Vec::new();
     for p in &svc.ports {
-        let name = if is_port_name(&p.name) { p.name.clone() } else { format!("p-{}", p.port) };
         let protocol = match p.protocol {
             Protocol::Tcp => "TCP",
             Protocol::Udp => "UDP",
+        };
+        // Port names must be IANA service names (15 characters at most, …).
+        let name = match (is_port_name(&p.name), p.protocol) {
+            (true, _) => p.name.clone(),
+            (false, Protocol::Tcp) => format!("p-{}", p.port),
+            (false, Protocol::Udp) => format!("p-{}-udp", p.port),
         };
         ports.push((name, p.port, protocol));
     }
