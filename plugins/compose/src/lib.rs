@@ -35,18 +35,11 @@ impl Manager for Compose {
 
     fn render(deployment: Deployment) -> Result<Rendered, Vec<Diagnostic>> {
         let deployment_settings = settings::DeploymentSettings::parse(&deployment.settings_json).map_err(|d| vec![d])?;
-        let mut errors = Vec::new();
-        let mut warnings = Vec::new();
+        let image::ServiceImages { images, mut warnings, mut errors } = image::service_images(&deployment);
         let mut artifacts = Vec::new();
         let mut services = Mapping::new();
         let mut volumes = Mapping::new();
-        for svc in &deployment.services {
-            if svc.argv.is_empty() {
-                errors.push(diagnostics::error(&svc.name, "process.argv", "a container needs a command: process.argv is empty"));
-                continue;
-            }
-            let (request, image_warnings) = image::image_request(&deployment, svc);
-            warnings.extend(image_warnings);
+        for (svc, request) in images {
             match service::compose_service(&deployment, svc, &request, &deployment_settings) {
                 Ok(entry) => {
                     warnings.extend(entry.warnings);

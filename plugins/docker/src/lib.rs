@@ -3,7 +3,7 @@
 //! `images/<service>.tar`, loadable with `docker load` or `podman load`.
 //! Config files are baked into the image at the path the service expects.
 
-use nix2dream_plugin_kit::{diagnostics, image, Artifact, Deployment, Diagnostic, Manager, PluginInfo, Rendered};
+use nix2dream_plugin_kit::{image, Artifact, Deployment, Diagnostic, Manager, PluginInfo, Rendered};
 
 pub struct Docker;
 
@@ -26,23 +26,12 @@ impl Manager for Docker {
     }
 
     fn render(deployment: Deployment) -> Result<Rendered, Vec<Diagnostic>> {
-        let mut artifacts = Vec::new();
-        let mut warnings = Vec::new();
-        let mut errors = Vec::new();
-        for service in &deployment.services {
-            if service.argv.is_empty() {
-                errors.push(diagnostics::error(&service.name, "process.argv", "an image needs a command: process.argv is empty"));
-                continue;
-            }
-            let (request, diags) = image::image_request(&deployment, service);
-            warnings.extend(diags);
-            artifacts.push(Artifact::Image(request));
+        let found = image::service_images(&deployment);
+        if !found.errors.is_empty() {
+            return Err(found.errors);
         }
-        if errors.is_empty() {
-            Ok(Rendered { artifacts, diagnostics: warnings })
-        } else {
-            Err(errors)
-        }
+        let artifacts = found.images.into_iter().map(|(_, request)| Artifact::Image(request)).collect();
+        Ok(Rendered { artifacts, diagnostics: found.warnings })
     }
 }
 

@@ -35,17 +35,10 @@ impl Manager for K8s {
 
     fn render(d: Deployment) -> Result<Rendered, Vec<Diagnostic>> {
         let settings = settings::Settings::parse(&d.settings_json).map_err(|e| vec![e])?;
-        let mut errors = Vec::new();
-        let mut warnings = Vec::new();
+        let image::ServiceImages { images: requests, mut warnings, mut errors } = image::service_images(&d);
         let mut documents = Vec::new();
         let mut images = Vec::new();
-        for svc in &d.services {
-            if svc.argv.is_empty() {
-                errors.push(diagnostics::error(&svc.name, "process.argv", "a container needs a command: process.argv is empty"));
-                continue;
-            }
-            let (request, image_warnings) = image::image_request(&d, svc);
-            warnings.extend(image_warnings);
+        for (svc, request) in requests {
             match manifests::objects(&d, svc, &request, &settings) {
                 Ok((objects, object_warnings)) => {
                     documents.extend(objects);

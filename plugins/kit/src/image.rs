@@ -118,6 +118,29 @@ fn store_paths(service: &Service) -> Vec<String> {
     paths
 }
 
+/// What every container manager starts from: each service with its image
+/// request, the warnings about what images cannot carry as asked, and errors
+/// (a service without argv cannot be an image).
+pub struct ServiceImages<'a> {
+    pub images: Vec<(&'a Service, ImageRequest)>,
+    pub warnings: Vec<Diagnostic>,
+    pub errors: Vec<Diagnostic>,
+}
+
+pub fn service_images(deployment: &Deployment) -> ServiceImages<'_> {
+    let mut out = ServiceImages { images: Vec::new(), warnings: Vec::new(), errors: Vec::new() };
+    for service in &deployment.services {
+        if service.argv.is_empty() {
+            out.errors.push(crate::diagnostics::error(&service.name, "process.argv", "an image needs a command: process.argv is empty"));
+            continue;
+        }
+        let (request, warnings) = image_request(deployment, service);
+        out.warnings.extend(warnings);
+        out.images.push((service, request));
+    }
+    out
+}
+
 /// The image request of `service`, and warnings about what the image cannot
 /// carry as asked.
 pub fn image_request(deployment: &Deployment, service: &Service) -> (ImageRequest, Vec<Diagnostic>) {
