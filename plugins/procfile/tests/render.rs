@@ -3,10 +3,7 @@
 
 mod common;
 use common::*;
-use nix2dream_plugin_kit::{
-    CORE_OPTIONS,
-    Dependency, DependencyCondition, Diagnostic, Healthcheck, Manager, Probe, Resources, RestartPolicy, Service,
-};
+use nix2dream_plugin_kit::{Diagnostic, Manager, Service};
 use nix2dream_procfile::Procfile;
 
 fn procfile_lines(r: &nix2dream_plugin_kit::Rendered) -> Vec<String> {
