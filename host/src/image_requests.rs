@@ -24,12 +24,12 @@ pub const MAX_LAYERS: usize = 100;
 pub const DEFAULT_IMAGE_LIMIT_MIB: u64 = 16 << 10;
 
 /// The paths a deployment names, below which plugins may have the host read.
-pub struct Readable {
+struct Readable {
     roots: Vec<PathBuf>,
 }
 
 impl Readable {
-    pub fn of(deployment: &Deployment) -> Readable {
+    fn of(deployment: &Deployment) -> Readable {
         let mut roots = Vec::new();
         for s in deployment.services.values() {
             let sources = s.config_data.values().filter_map(|c| c.source.as_ref());
@@ -100,16 +100,22 @@ fn spec_of(pending: &PendingImage, readable: &Readable) -> Result<ImageSpec> {
     })
 }
 
-/// Builds every pending image into `spool` and returns them as files to
-/// write; fails once their total size passes `limit_bytes`.
-pub fn build_all(images: &[PendingImage], readable: &Readable, spool: &Path, limit_bytes: u64) -> Result<Vec<OutFile>> {
+/// Builds every pending image of a render of `deployment` into `spool` and
+/// returns them as files to write; fails once their total size passes
+/// `limit_bytes`.
+pub fn build_all(images: &[PendingImage], deployment: &Deployment, spool: &Path, limit_bytes: u64) -> Result<Vec<OutFile>> {
+    if images.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Resolved only when some plugin asked for images: it touches the disk.
+    let readable = Readable::of(deployment);
     let mut total: u64 = 0;
     images
         .iter()
         .enumerate()
         .map(|(i, pending)| {
             let what = || format!("{}: image {}:{} ({})", pending.plugin, pending.request.name, pending.request.tag, pending.path);
-            let spec = spec_of(pending, readable).with_context(what)?;
+            let spec = spec_of(pending, &readable).with_context(what)?;
             let dest = spool.join(format!("image-{i}.tar"));
             let built = image::build_archive(&spec, &dest).with_context(what)?;
             total += built.bytes;

@@ -147,7 +147,7 @@ fn run_render(args: RenderArgs) -> Result<ExitCode> {
     }
     // Image archives are spooled here until written (or compared) below.
     let spool = tempfile::tempdir().context("creating a temporary directory for image archives")?;
-    let images = image_requests::build_all(&outcome.images, &image_requests::Readable::of(&deployment), spool.path(), args.limits.image_limit << 20)?;
+    let images = image_requests::build_all(&outcome.images, &deployment, spool.path(), args.limits.image_limit << 20)?;
     outcome.files.extend(images);
     if args.check {
         let diffs = output::differences(&args.out, &outcome.files)?;

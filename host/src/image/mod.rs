@@ -14,7 +14,8 @@
 //! Files, one responsibility each: [`closure`](closure()) (`nix-store -qR`),
 //! `layer` (a reproducible tar of store paths or of extra files, hashed while
 //! written to a temp file), `user` (who owns the volumes and working
-//! directory), `config` (the OCI JSON documents), `archive` (the final tar). See `docs/images.md`.
+//! directory), `config` (the OCI JSON documents), `archive` (the final tar).
+//! See `docs/images.md`.
 
 mod archive;
 mod closure;

@@ -118,8 +118,11 @@ pub fn render(d: &Deployment, svc: &Service, settings: &DeploymentSettings) -> R
     }
 
     service.set("Type", "exec");
-    if let Some(path) = path_value(svc) {
-        service.set("Environment", assignment("PATH", &path));
+    let path = path_value(svc);
+    // PATH is the service's own (set here, or in its env): systemd's lookup would ignore it.
+    let own_path = path.is_some() || svc.env.iter().any(|e| e.name == "PATH");
+    if let Some(path) = &path {
+        service.set("Environment", assignment("PATH", path));
     }
     for var in &svc.env {
         if !shell::is_env_name(&var.name) {
@@ -201,7 +204,7 @@ pub fn render(d: &Deployment, svc: &Service, settings: &DeploymentSettings) -> R
         service.set("ExecStartPre", command_line(&["/bin/sh", "-ec", script]));
     }
     let argv0 = svc.argv.first().map(String::as_str).unwrap_or("");
-    if argv0.starts_with('/') || (!argv0.contains('/') && path_value(svc).is_none() && !svc.env.iter().any(|e| e.name == "PATH")) {
+    if argv0.starts_with('/') || (!argv0.contains('/') && !own_path) {
         // systemd runs it itself (an absolute path, or a name on its own PATH).
         service.set("ExecStart", command_line(&svc.argv));
     } else {
