@@ -61,19 +61,19 @@ fn case(plugin: &str, services: usize) {
 
     let start = Instant::now();
     let p = Plugin::load(&file, limits, Some(cache.path())).unwrap();
-    let out = p.render(&big).unwrap().expect("renders");
+    let out = p.render(&big, &Default::default()).unwrap().expect("renders");
     let cold = start.elapsed();
     assert!(!out.artifacts.is_empty());
 
     let start = Instant::now();
     let p = Plugin::load(&file, limits, Some(cache.path())).unwrap();
-    p.render(&big).unwrap().expect("renders");
+    p.render(&big, &Default::default()).unwrap().expect("renders");
     let warm = start.elapsed();
 
     let mut calls: Vec<Duration> = (0..20)
         .map(|_| {
             let start = Instant::now();
-            p.render(&tiny).unwrap().expect("renders");
+            p.render(&tiny, &Default::default()).unwrap().expect("renders");
             start.elapsed()
         })
         .collect();

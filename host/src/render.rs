@@ -69,6 +69,12 @@ pub fn render(deployment: &Deployment, plugins: &[Plugin], options: &Options) ->
             );
         }
     }
+    // Read from the store only when a plugin takes it (contract 0.3.0 and later).
+    let bins = if plugins.iter().any(Plugin::takes_bin_directories) {
+        crate::bin_directories::list(deployment)
+    } else {
+        Default::default()
+    };
     for plugin in plugins {
         let ignored = capability::ignored_options(deployment, &plugin.info.supported_options, &options.allow_unsupported);
         for item in &ignored {
@@ -79,7 +85,7 @@ pub fn render(deployment: &Deployment, plugins: &[Plugin], options: &Options) ->
                 messages.push(Message { severity: Severity::Warning, text });
             }
         }
-        let rendered = match plugin.render(deployment)? {
+        let rendered = match plugin.render(deployment, &bins)? {
             Ok(rendered) => rendered,
             Err(diagnostics) => {
                 errors.extend(diagnostics.iter().map(|d| diagnostic_text(plugin, d)));

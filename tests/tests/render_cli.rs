@@ -213,7 +213,7 @@ fn plugins_list_and_inspect_show_bundled_and_path_plugins() {
     let r = run(nix2dream().args(["plugins", "inspect", "procfile"]));
     assert!(r.ok, "{}", r.stderr);
     let line = |key: &str| r.stdout.lines().find(|l| l.starts_with(key)).unwrap_or_default().to_owned();
-    assert!(line("contract:").contains("nix2dream:manager@0.2.0"), "{}", r.stdout);
+    assert!(line("contract:").contains("nix2dream:manager@0.3.0"), "{}", r.stdout);
     assert!(line("supports:").contains("process.argv") && line("supports:").contains("configData"), "{}", r.stdout);
     assert!(line("ignores:").contains("healthcheck") && line("ignores:").contains("replicas"), "{}", r.stdout);
     assert!(r.stdout.split("usage:").nth(1).is_some_and(|u| u.contains("honcho")), "{}", r.stdout);
@@ -247,4 +247,28 @@ fn a_plugin_built_for_the_older_contract_still_loads_and_renders() {
     assert!(r.ok, "{}", r.stderr);
     assert_eq!(std::fs::read_to_string(s.out.join("services.txt")).unwrap(), "db: sleep 1000\nweb: python3 -m http.server\n");
     assert!(r.stderr.contains("plugin legacy@0.1.0 does not support"), "capability warnings work for old plugins too");
+}
+
+/// A 0.2.0 plugin (files, an image request, an info diagnostic) still loads
+/// and renders now that the contract is 0.3.0: its results are upgraded.
+#[test]
+fn a_plugin_built_for_contract_0_2_still_loads_and_renders_images() {
+    let s = setup();
+    let busybox = busybox_package(&s.root);
+    let input = write_deployment(
+        &s.root,
+        json!({"web": {"process": {"argv": ["httpd", "-f"]}, "package": busybox}}),
+        json!({}),
+    );
+    let inspect = run(nix2dream().args(["plugins", "inspect"]).arg(test_plugin("legacy-v0-2")));
+    assert!(inspect.ok, "{}", inspect.stderr);
+    assert!(inspect.stdout.contains("contract:    nix2dream:manager@0.2.0"), "{}", inspect.stdout);
+    let r = run(nix2dream().arg("render").arg("--plugin").arg(test_plugin("legacy-v0-2")).arg(&input).arg("--out").arg(&s.out));
+    assert!(r.ok, "{}", r.stderr);
+    assert!(r.stderr.contains("rendered by a 0.2.0 plugin"), "{}", r.stderr);
+    assert_eq!(std::fs::read_to_string(s.out.join("services.txt")).unwrap(), "web: httpd -f\n");
+    // The image request was upgraded and assembled: its config says what the plugin asked.
+    let list = run(std::process::Command::new("tar").arg("-xOf").arg(s.out.join("images/web.tar")).arg("index.json"));
+    assert!(list.ok, "images/web.tar is an OCI archive: {}", list.stderr);
+    assert!(list.stdout.contains("web:legacy") || list.stdout.contains("\"legacy\""), "{}", list.stdout);
 }

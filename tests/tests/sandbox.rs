@@ -187,7 +187,7 @@ fn a_truncated_component_is_refused() {
 fn an_unknown_contract_version_lists_the_known_ones() {
     let wasm = wat::parse_str(r#"(component (instance $i) (export "nix2dream:manager/plugin@0.9.0" (instance $i)))"#).unwrap();
     let err = refused_file(&wasm, "future.wasm");
-    assert!(err.contains("nix2dream:manager@0.9.0") && err.contains("it knows: 0.1.0, 0.2.0"), "{err}");
+    assert!(err.contains("nix2dream:manager@0.9.0") && err.contains("it knows: 0.1.0, 0.2.0, 0.3.0"), "{err}");
 }
 
 #[test]

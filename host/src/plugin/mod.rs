@@ -13,7 +13,8 @@ use limits::{Limits, MemoryCap};
 use std::path::{Path, PathBuf};
 use wasmtime::component::{types::ComponentItem, Component, Linker};
 use wasmtime::{Engine, Store, Trap};
-use wit::{since_v0_1_0 as v0_1, since_v0_2_0 as v0_2};
+use wit::{since_v0_1_0 as v0_1, since_v0_2_0 as v0_2, since_v0_3_0 as v0_3};
+use crate::bin_directories::BinDirectories;
 
 pub use engine::Origin;
 pub use wit::latest::{Artifact, Diagnostic, ImageRequest, PluginInfo, Rendered, Severity};
@@ -22,6 +23,7 @@ pub use wit::latest::{Artifact, Diagnostic, ImageRequest, PluginInfo, Rendered, 
 enum Prepared {
     V0_1(v0_1::ManagerPre<MemoryCap>),
     V0_2(v0_2::ManagerPre<MemoryCap>),
+    V0_3(v0_3::ManagerPre<MemoryCap>),
 }
 
 pub struct Plugin {
@@ -102,6 +104,7 @@ impl Plugin {
             .and_then(|pre| match contract {
                 wit::Contract::V0_1 => v0_1::ManagerPre::new(pre).map(Prepared::V0_1),
                 wit::Contract::V0_2 => v0_2::ManagerPre::new(pre).map(Prepared::V0_2),
+                wit::Contract::V0_3 => v0_3::ManagerPre::new(pre).map(Prepared::V0_3),
             })
             .map_err(|e| anyhow!("plugin {}: cannot prepare instantiation: {e:#}", file.display()))?;
         let mut plugin = Plugin {
@@ -124,12 +127,20 @@ impl Plugin {
             Prepared::V0_1(pre) => v0_1::upgrade_info(plugin.call("info()", |s| {
                 pre.instantiate(&mut *s)?.nix2dream_manager_plugin().call_info(s)
             })?),
-            Prepared::V0_2(pre) => {
+            Prepared::V0_2(pre) => v0_2::upgrade_info(plugin.call("info()", |s| {
+                pre.instantiate(&mut *s)?.nix2dream_manager_plugin().call_info(s)
+            })?),
+            Prepared::V0_3(pre) => {
                 plugin.call("info()", |s| pre.instantiate(&mut *s)?.nix2dream_manager_plugin().call_info(s))?
             }
         };
         info::check(&plugin.info).map_err(|e| anyhow!("plugin {} is refused: {e}", file.display()))?;
         Ok(plugin)
+    }
+
+    /// Whether `render` gives it the services' `bin/` listings (0.3.0 and later).
+    pub fn takes_bin_directories(&self) -> bool {
+        matches!(self.prepared, Prepared::V0_3(_))
     }
 
     /// `name@version`, how every message names the plugin.
@@ -138,7 +149,8 @@ impl Plugin {
     }
 
     /// Calls `render`; artifacts bigger than the output limit are refused.
-    pub fn render(&self, deployment: &Deployment) -> Result<Result<Rendered, Vec<Diagnostic>>> {
+    /// `bins` is what the services' packages hold (given to 0.3.0 plugins).
+    pub fn render(&self, deployment: &Deployment, bins: &BinDirectories) -> Result<Result<Rendered, Vec<Diagnostic>>> {
         let name = &self.info.name;
         let result = match &self.prepared {
             Prepared::V0_1(pre) => {
@@ -149,6 +161,12 @@ impl Plugin {
             }
             Prepared::V0_2(pre) => {
                 let input = v0_2::deployment_for(deployment, name);
+                self.call("render()", |s| pre.instantiate(&mut *s)?.nix2dream_manager_plugin().call_render(s, &input))?
+                    .map(v0_2::upgrade_rendered)
+                    .map_err(|ds| ds.into_iter().map(v0_2::upgrade_diagnostic).collect())
+            }
+            Prepared::V0_3(pre) => {
+                let input = v0_3::deployment_for(deployment, name, bins);
                 self.call("render()", |s| pre.instantiate(&mut *s)?.nix2dream_manager_plugin().call_render(s, &input))?
             }
         };

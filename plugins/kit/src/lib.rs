@@ -8,15 +8,17 @@
 //! nix2dream_plugin_kit::export_manager!(Procfile);
 //! ```
 
+pub mod conformance;
 pub mod diagnostics;
 pub mod image;
+pub mod programs;
 pub mod shell;
 pub mod testing;
 
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit/v0.2.0",
+        path: "../../wit/v0.3.0",
         world: "manager",
         pub_export_macro: true,
         export_macro_name: "__export_manager_world",
@@ -30,7 +32,7 @@ pub mod types {
 }
 
 pub use types::{
-    Artifact, ConfigFile, Dependency, DependencyCondition, Deployment, Diagnostic, EnvVar, HttpProbe,
+    Artifact, BinDirectory, ConfigFile, Dependency, DependencyCondition, Deployment, Diagnostic, EnvVar, HttpProbe,
     FileContent, Healthcheck, PluginInfo, Port, Probe, Protocol, Rendered, Resources,
     RestartPolicy, Service, Severity, Volume,
 };

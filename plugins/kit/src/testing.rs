@@ -90,7 +90,7 @@ impl ServiceExt for Service {
 
 /// A deployment named "demo" with these services and no settings.
 pub fn deployment(services: Vec<Service>) -> Deployment {
-    Deployment { name: "demo".to_owned(), services, settings_json: String::new() }
+    Deployment { name: "demo".to_owned(), services, settings_json: String::new(), bin_directories: Vec::new() }
 }
 
 /// The baseline service `web` (argv `app`) with exactly one core option set.

@@ -1,22 +1,23 @@
 //! The conversion of a deployment into a contract version's WIT types. The
-//! deployment records are the same in every version so far, but each
+//! service records are the same in every version so far, but each
 //! version's bindings are distinct Rust types: one macro, expanded in each
-//! version module, keeps a single copy of the code.
+//! version module, keeps a single copy of the code. Each version module
+//! builds its own `deployment` record around it (0.3.0 adds a field).
 
-/// Expands to `pub fn deployment_for(&Deployment, plugin_name) -> api::Deployment`
+/// This plugin's settings (`settings.<plugin>` or `managers.<plugin>`) as JSON text.
+pub fn settings_json(map: &std::collections::BTreeMap<String, serde_json::Value>, plugin_name: &str) -> String {
+    map.get(plugin_name).map(|v| v.to_string()).unwrap_or_else(|| "{}".to_owned())
+}
+
+/// Expands to `fn services_for(&Deployment, plugin_name) -> Vec<api::Service>`
 /// where `api` is the version module's bindings.
-macro_rules! deployment_conversion {
+macro_rules! service_conversion {
     () => {
-        /// Builds what the plugin `plugin_name` receives: every service, with that
-        /// plugin's own settings only.
-        pub fn deployment_for(dep: &d::Deployment, plugin_name: &str) -> api::Deployment {
-            let settings = |map: &std::collections::BTreeMap<String, serde_json::Value>| {
-                map.get(plugin_name).map(|v| v.to_string()).unwrap_or_else(|| "{}".to_owned())
-            };
-            api::Deployment {
-                name: dep.name.clone(),
-                settings_json: settings(&dep.settings),
-                services: dep
+        /// Every service, with the plugin `plugin_name`'s own settings only.
+        fn services_for(dep: &d::Deployment, plugin_name: &str) -> Vec<api::Service> {
+            let settings = |map| super::convert::settings_json(map, plugin_name);
+            {
+                dep
                     .services
                     .iter()
                     .map(|(name, s)| api::Service {
@@ -95,10 +96,10 @@ macro_rules! deployment_conversion {
                         settings_json: settings(&s.managers),
                         closure_roots: s.closure_roots.clone(),
                     })
-                    .collect(),
+                    .collect()
             }
         }
     };
 }
 
-pub(crate) use deployment_conversion;
+pub(crate) use service_conversion;

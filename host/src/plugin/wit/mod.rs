@@ -5,21 +5,23 @@
 mod convert;
 pub mod since_v0_1_0;
 pub mod since_v0_2_0;
+pub mod since_v0_3_0;
 
 /// The newest contract's types, which the rest of the host works with.
-pub use since_v0_2_0::api as latest;
+pub use since_v0_3_0::api as latest;
 
 /// The interface a plugin must export, without its version.
 pub const INTERFACE: &str = "nix2dream:manager/plugin";
 
 /// The contract versions this host can load, oldest first.
-pub const KNOWN_VERSIONS: &[&str] = &["0.1.0", "0.2.0"];
+pub const KNOWN_VERSIONS: &[&str] = &["0.1.0", "0.2.0", "0.3.0"];
 
 /// Which bindings serve a plugin exporting `INTERFACE@version`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Contract {
     V0_1,
     V0_2,
+    V0_3,
 }
 
 impl Contract {
@@ -29,6 +31,7 @@ impl Contract {
         match (parts.next(), parts.next()) {
             (Some("0"), Some("1")) => Some(Contract::V0_1),
             (Some("0"), Some("2")) => Some(Contract::V0_2),
+            (Some("0"), Some("3")) => Some(Contract::V0_3),
             _ => None,
         }
     }

@@ -11,7 +11,16 @@ wasmtime::component::bindgen!({
 
 pub use exports::nix2dream::manager::plugin as api;
 
-super::convert::deployment_conversion!();
+super::convert::service_conversion!();
+
+/// What the plugin `plugin_name` receives.
+pub fn deployment_for(dep: &d::Deployment, plugin_name: &str) -> api::Deployment {
+    api::Deployment {
+        name: dep.name.clone(),
+        settings_json: super::convert::settings_json(&dep.settings, plugin_name),
+        services: services_for(dep, plugin_name),
+    }
+}
 
 fn severity(s: api::Severity) -> latest::Severity {
     match s {
