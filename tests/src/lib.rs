@@ -217,7 +217,7 @@ pub fn busybox_package(tmp: &Path) -> String {
     let bin = tmp.join("busybox-pkg/bin");
     std::fs::create_dir_all(&bin).unwrap();
     std::fs::copy(busybox, bin.join("busybox")).unwrap();
-    for applet in ["sh", "httpd", "wget", "id", "sleep", "cat", "echo", "test", "touch", "mkdir", "pwd", "env", "date", "printf", "seq"] {
+    for applet in ["sh", "httpd", "wget", "id", "sleep", "cat", "echo", "test", "touch", "mkdir", "pwd", "env", "date", "printf", "seq", "od", "tr"] {
         std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
     }
     let r = run(Command::new("nix-store")

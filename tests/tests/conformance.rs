@@ -1,0 +1,146 @@
+//! The conformance kit (`nix2dream_plugin_kit::conformance`) run against
+//! every bundled manager with its real consumer: the probe deployment —
+//! hostile words in argv, env and a config file, a working directory — is
+//! rendered by the plugin, run by honcho, Docker or docker-compose (k8s: the
+//! image its manifest names, as a kubelet would run it; systemd: in
+//! tests/tests/systemd.rs's machine), and what the process saw must be what
+//! the deployment says, byte for byte.
+
+use nix2dream_e2e::*;
+use nix2dream_plugin_kit::conformance::{Probe, SERVICE};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Where containers run the probe (created in the image, owned by its user).
+const CONTAINER_WORKDIR: &str = "/srv/probe";
+
+struct Rendered {
+    _tmp: tempfile::TempDir,
+    probe: Probe,
+    out: PathBuf,
+}
+
+/// Renders the probe with `plugin`; `workdir` None means a fresh host directory.
+fn render_probe(plugin: &str, workdir: Option<&str>) -> Rendered {
+    let tmp = tempfile::tempdir().unwrap();
+    let busybox = busybox_package(tmp.path());
+    let host_dir = tmp.path().join("work");
+    std::fs::create_dir_all(&host_dir).unwrap();
+    let workdir = workdir.map(str::to_owned).unwrap_or_else(|| host_dir.to_string_lossy().into_owned());
+    let probe = Probe::new(&busybox, &workdir);
+    let name = format!("conf-{plugin}-{}", std::process::id());
+    let input = tmp.path().join("deployment.json");
+    std::fs::write(&input, serde_json::to_string_pretty(&probe.deployment_json(&name)).unwrap()).unwrap();
+    let out = tmp.path().join("out");
+    let r = run(nix2dream().args(["render", "--plugin", plugin]).arg(&input).arg("--out").arg(&out));
+    assert!(r.ok, "{plugin} refused the probe deployment:\n{}", r.stderr);
+    Rendered { _tmp: tmp, probe, out }
+}
+
+fn assert_conforms(plugin: &str, probe: &Probe, output: &str) {
+    if let Err(problems) = probe.check(output) {
+        panic!("{plugin}: the probe did not see what the deployment says:\n- {}", problems.join("\n- "));
+    }
+}
+
+/// Waits for the probe's complete report in `log()`.
+fn wait_report(log: impl FnMut() -> String) -> String {
+    let mut log = log;
+    wait_for(60, || Some(log()).filter(|l| l.contains("N2D-PROBE end"))).unwrap_or_else(|| log())
+}
+
+#[test]
+fn procfile_under_honcho() {
+    let r = render_probe("procfile", None);
+    let honcho = Honcho::start(&r.out);
+    let log = wait_report(|| honcho.log());
+    drop(honcho);
+    assert_conforms("procfile", &r.probe, &log);
+}
+
+/// `docker load` of an archive; the image reference it loaded.
+fn docker_load(archive: &Path) -> String {
+    let r = run(Command::new("docker").args(["load", "-i"]).arg(archive));
+    assert!(r.ok, "docker load {}: {}", archive.display(), r.stderr);
+    r.stdout.lines().find_map(|l| l.strip_prefix("Loaded image: ")).expect("docker load names the image").trim().to_owned()
+}
+
+/// A container removed (with its image) on drop.
+struct Container {
+    name: String,
+    image: String,
+}
+
+impl Container {
+    fn run(image: &str) -> Container {
+        let name = format!("n2d-conformance-{}-{}", std::process::id(), image.replace([':', '/'], "-"));
+        let c = Container { name, image: image.to_owned() };
+        let r = run(Command::new("docker").args(["run", "-d", "--name", &c.name, image]));
+        assert!(r.ok, "docker run {image}: {}", r.stderr);
+        c
+    }
+
+    fn logs(&self) -> String {
+        let r = run(Command::new("docker").args(["logs", &self.name]));
+        r.stdout + &r.stderr
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = run(Command::new("docker").args(["rm", "-f", &self.name]));
+        let _ = run(Command::new("docker").args(["rmi", "-f", &self.image]));
+    }
+}
+
+#[test]
+fn docker_image_under_docker_run() {
+    let r = render_probe("docker", Some(CONTAINER_WORKDIR));
+    let image = docker_load(&r.out.join(format!("images/{SERVICE}.tar")));
+    let container = Container::run(&image);
+    let log = wait_report(|| container.logs());
+    assert_conforms("docker", &r.probe, &log);
+}
+
+#[test]
+fn compose_under_docker_compose() {
+    let r = render_probe("compose", Some(CONTAINER_WORKDIR));
+    let image = docker_load(&r.out.join(format!("images/{SERVICE}.tar")));
+    let project = format!("n2dconf{}", std::process::id());
+    let compose = |args: &[&str]| {
+        run(Command::new("docker-compose").arg("-p").arg(&project).arg("-f").arg(r.out.join("compose.yaml")).args(args))
+    };
+    let up = compose(&["up", "-d"]);
+    let log = if up.ok { wait_report(|| compose(&["logs", "--no-color", SERVICE]).stdout) } else { String::new() };
+    let _ = compose(&["down", "-v", "--timeout", "1"]);
+    let _ = run(Command::new("docker").args(["rmi", "-f", &image]));
+    assert!(up.ok, "docker-compose up: {}", up.stderr);
+    assert_conforms("compose", &r.probe, &log);
+}
+
+/// Kubernetes runs the image the manifest names with the container's
+/// fields; no cluster runs here, so the test checks the manifest adds no
+/// command, args or env of its own, then runs that image as a kubelet would.
+#[test]
+fn k8s_image_as_its_manifest_names_it() {
+    let r = render_probe("k8s", Some(CONTAINER_WORKDIR));
+    let manifests = r.out.join("manifests.yaml");
+    let py = r#"
+import sys, yaml
+for doc in yaml.safe_load_all(open(sys.argv[1])):
+    if doc and doc.get("kind") == "Deployment":
+        c = doc["spec"]["template"]["spec"]["containers"][0]
+        extra = [k for k in ("command", "args", "env", "workingDir") if k in c]
+        print(c["image"], ",".join(extra))
+"#;
+    let parsed = run(Command::new("python3").arg("-c").arg(py).arg(&manifests));
+    assert!(parsed.ok, "PyYAML reads manifests.yaml: {}", parsed.stderr);
+    let line = parsed.stdout.lines().next().unwrap_or_else(|| panic!("no Deployment in manifests.yaml"));
+    let (image, extra) = line.split_once(' ').unwrap();
+    assert!(extra.is_empty(), "the container overrides the image's {extra}: this test must pass them to docker run");
+    let loaded = docker_load(&r.out.join(format!("images/{SERVICE}.tar")));
+    assert_eq!(loaded, image, "the manifest names the image the archive holds");
+    let container = Container::run(image);
+    let log = wait_report(|| container.logs());
+    assert_conforms("k8s", &r.probe, &log);
+}
