@@ -14,6 +14,7 @@
 
 use nix2dream_plugin_kit::diagnostics::error;
 use nix2dream_plugin_kit::shell::{is_env_name, quote, quote_words};
+use crate::settings::ServiceSettings;
 use nix2dream_plugin_kit::{Diagnostic, FileContent, Service};
 
 /// Shellcheck codes about literal data inside single quotes (`$` or a
@@ -27,8 +28,18 @@ pub fn comment_text(s: &str) -> String {
     s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
 }
 
+/// Whether `path` lies inside the service's working directory or a volume:
+/// directories the launcher creates for the service itself.
+fn inside_own_directories(service: &Service, path: &str) -> bool {
+    let inside = |dir: &str| {
+        let dir = dir.trim_end_matches('/');
+        path.strip_prefix(dir).is_some_and(|rest| rest.starts_with('/')) && !path.split('/').any(|part| part == "..")
+    };
+    service.working_directory.iter().map(String::as_str).chain(service.volumes.iter().map(|v| v.path.as_str())).any(inside)
+}
+
 /// The launcher script of `service`, or the errors that prevent writing one.
-pub fn render(deployment: &str, service: &Service) -> Result<String, Vec<Diagnostic>> {
+pub fn render(deployment: &str, service: &Service, settings: &ServiceSettings) -> Result<String, Vec<Diagnostic>> {
     let name = service.name.as_str();
     let mut errors = Vec::new();
     let mut err = |option: &str, message: String| errors.push(error(name, option, message));
@@ -77,6 +88,18 @@ pub fn render(deployment: &str, service: &Service) -> Result<String, Vec<Diagnos
     for file in &service.config_files {
         if file.path.is_empty() || file.path.ends_with('/') || file.path.contains('\0') {
             err("configData", format!("configData {:?}: path {:?} does not name a file", file.name, file.path));
+        } else if file.path.starts_with('/') && !settings.allow_host_config_paths && !inside_own_directories(service, &file.path) {
+            // The launcher deletes and rewrites the file at every start: on
+            // the host itself (e.g. /etc/…) that is the user's own file.
+            err(
+                "configData",
+                format!(
+                    "configData {:?}: {} is outside the working directory and volumes; the launcher would delete and \
+                     rewrite it on this machine at every start. Give a path relative to the working directory, or set \
+                     managers.procfile.allowHostConfigPaths = true to write it there anyway",
+                    file.name, file.path
+                ),
+            );
         }
         match &file.content {
             FileContent::Text(text) if text.contains('\0') => err(

@@ -78,15 +78,15 @@ impl Manager for Procfile {
                 errors.push(deployment_error(format!("service {name:?} appears twice")));
                 continue;
             }
-            match settings::service(name, &service.settings_json) {
+            let service_settings = match settings::service(name, &service.settings_json) {
                 Ok(s) if !s.enable => continue,
-                Ok(_) => {}
+                Ok(s) => s,
                 Err(mut e) => {
                     errors.append(&mut e);
                     continue;
                 }
-            }
-            match launcher::render(&deployment.name, service) {
+            };
+            match launcher::render(&deployment.name, service, &service_settings) {
                 Ok(script) => {
                     artifacts.push(file(format!("{bin_dir}/{name}"), script, true));
                     names.push(name);

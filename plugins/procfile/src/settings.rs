@@ -13,7 +13,7 @@ pub const DEFAULT_BIN_DIR: &str = "bin";
 pub const SCHEMA: &str = r#"{
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "title": "procfile manager settings",
-  "description": "settings.procfile (deployment-wide) accepts binDir; managers.procfile (per service) accepts enable.",
+  "description": "settings.procfile (deployment-wide) accepts binDir; managers.procfile (per service) accepts enable and allowHostConfigPaths.",
   "type": "object",
   "properties": {
     "binDir": {
@@ -26,6 +26,11 @@ pub const SCHEMA: &str = r#"{
       "description": "Per service (managers.procfile) only. false leaves the service out of the Procfile.",
       "type": "boolean",
       "default": true
+    },
+    "allowHostConfigPaths": {
+      "description": "Per service (managers.procfile) only. true lets the launcher write configData files at absolute paths outside the working directory and volumes (it deletes and rewrites them at every start, e.g. in /etc).",
+      "type": "boolean",
+      "default": false
     }
   },
   "additionalProperties": false
@@ -41,6 +46,7 @@ pub struct DeploymentSettings {
 #[derive(Debug, PartialEq, Eq)]
 pub struct ServiceSettings {
     pub enable: bool,
+    pub allow_host_config_paths: bool,
 }
 
 /// Parses `settings.procfile`.
@@ -75,10 +81,15 @@ pub fn service(service: &str, json: &str) -> Result<ServiceSettings, Vec<Diagnos
     let object = as_object(parse_settings(json, Some(service)).map_err(|d| vec![d])?, Some(service))?;
     let mut errors = Vec::new();
     let mut enable = true;
+    let mut allow_host_config_paths = false;
     for (key, value) in &object {
         match (key.as_str(), value) {
             ("enable", Value::Bool(on)) => enable = *on,
             ("enable", _) => errors.push(error(service, "managers", "managers.procfile.enable must be true or false")),
+            ("allowHostConfigPaths", Value::Bool(on)) => allow_host_config_paths = *on,
+            ("allowHostConfigPaths", _) => {
+                errors.push(error(service, "managers", "managers.procfile.allowHostConfigPaths must be true or false"))
+            }
             ("binDir", _) => errors.push(error(
                 service,
                 "managers",
@@ -87,12 +98,12 @@ pub fn service(service: &str, json: &str) -> Result<ServiceSettings, Vec<Diagnos
             (other, _) => errors.push(error(
                 service,
                 "managers",
-                format!("managers.procfile.{other} is not a setting of the procfile manager (known: enable)"),
+                format!("managers.procfile.{other} is not a setting of the procfile manager (known: enable, allowHostConfigPaths)"),
             )),
         }
     }
     if errors.is_empty() {
-        Ok(ServiceSettings { enable })
+        Ok(ServiceSettings { enable, allow_host_config_paths })
     } else {
         Err(errors)
     }

@@ -89,7 +89,8 @@ fn config_files_have_exactly_the_given_bytes() {
         .text_file("nl", "plain.conf", text_nl)
         .text_file("empty", "-dash.conf", "")
         .source_file("bin", "copied/blob", source.to_str().unwrap())
-        .text_file("abs", abs.to_str().unwrap(), "absolute");
+        .text_file("abs", abs.to_str().unwrap(), "absolute")
+        .settings(r#"{"allowHostConfigPaths": true}"#);
     write_out(&render_ok(deployment(vec![svc])), &out);
     for _ in 0..2 {
         // The second start replaces the read-only copy from the first.

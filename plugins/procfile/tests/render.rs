@@ -135,7 +135,7 @@ fn info_describes_the_plugin() {
     assert!(info.usage.contains("honcho start") && info.usage.contains("PORT_<NAME>"));
     let schema: serde_json::Value = serde_json::from_str(&info.settings_schema).unwrap();
     let props = schema["properties"].as_object().unwrap();
-    assert_eq!(props.keys().collect::<Vec<_>>(), ["binDir", "enable"]);
+    assert_eq!(props.keys().collect::<Vec<_>>(), ["allowHostConfigPaths", "binDir", "enable"]);
 }
 
 
@@ -145,4 +145,28 @@ fn supported_options_are_exactly_those_that_change_the_output() {
     let mut declared = <Procfile as Manager>::info().supported_options;
     declared.sort();
     assert_eq!(declared, honoured, "supported-options must list exactly the options the render acts on");
+}
+
+/// The launcher deletes and rewrites config files at every start: at an
+/// absolute path on the host (e.g. /etc) that would be the user's own file,
+/// so it is refused unless the service opts in; inside the working
+/// directory or a volume it is the service's own.
+#[test]
+fn absolute_config_paths_outside_the_services_directories_need_an_opt_in() {
+    let abs = service("web", &["x"]).text_file("hosts", "/etc/hosts", "x");
+    let errors = render_err(deployment(vec![abs.clone()]));
+    assert!(mentions(&errors, "web", Some("configData"), "allowHostConfigPaths"), "{errors:#?}");
+    assert!(mentions(&errors, "web", Some("configData"), "/etc/hosts is outside the working directory"), "{errors:#?}");
+    // `..` cannot climb out of the working directory either.
+    let climbing = service("web", &["x"]).working_directory("/srv/web").text_file("c", "/srv/web/../../etc/x", "x");
+    assert!(mentions(&render_err(deployment(vec![climbing])), "web", Some("configData"), "outside"));
+    let opted_in = abs.settings(r#"{"allowHostConfigPaths": true}"#);
+    assert!(text(&render_ok(deployment(vec![opted_in])), "bin/web").contains("rm -f -- /etc/hosts"));
+    let own = service("web", &["x"])
+        .working_directory("/srv/web")
+        .volume("data", "/var/lib/web")
+        .text_file("a", "/srv/web/a.conf", "x")
+        .text_file("b", "/var/lib/web/sub/b.conf", "x")
+        .text_file("c", "relative.conf", "x");
+    render_ok(deployment(vec![own]));
 }

@@ -45,6 +45,7 @@ fn a_launcher_using_every_option_is_clean() {
         .volume("cache", "/var/cache/web app")
         .text_file("app", "app.conf", "listen = $PORT\n")
         .text_file("abs", "/etc/web/abs.conf", "x")
+        .settings(r#"{"allowHostConfigPaths": true}"#)
         .source_file("src", "sub/from-store.conf", "/nix/store/xyz-conf")
         .port("http", 8080)
         .port("metrics", 9100)
@@ -67,7 +68,9 @@ fn hostile_data_in_every_field_is_clean() {
             .text_file("t2", &format!("/abs/{non_empty}"), &format!("{h}{h}\n{h}"))
             .source_file("s", "src.conf", &format!("/nix/store/{non_empty}"))
             .port(&format!("p{h}"), 1000)
-            .pre_start(h);
+            .pre_start(h)
+            // t2 is an absolute host path: written only on request.
+            .settings(r#"{"allowHostConfigPaths": true}"#);
         services.push(svc);
     }
     shellcheck_all(services);
