@@ -11,6 +11,7 @@
 pub mod diagnostics;
 pub mod image;
 pub mod shell;
+pub mod systemd;
 pub mod testing;
 
 #[doc(hidden)]
