@@ -4,18 +4,19 @@
 /// The store directory whose paths get context (`store_path`).
 const STORE_DIR: &str = "/nix/store/";
 
-/// A `"..."` literal evaluating to `s` byte for byte. `$` is always escaped
-/// (`\$`), so nothing is interpolated; `\r` is escaped because the Nix lexer
+/// A `"..."` literal evaluating to `s` byte for byte. `${` is escaped
+/// (`\${`), so nothing is interpolated; `\r` is escaped because the Nix lexer
 /// turns a literal CR into LF; newlines stay literal for readability. Nix
 /// strings cannot hold NUL: callers refuse it first ([`has_nul`]).
 pub fn string(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
-    for c in s.chars() {
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
         match c {
             '\\' => out.push_str("\\\\"),
             '"' => out.push_str("\\\""),
-            '$' => out.push_str("\\$"),
+            '$' if chars.peek() == Some(&'{') => out.push_str("\\$"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             c => out.push(c),

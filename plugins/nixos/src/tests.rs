@@ -36,7 +36,7 @@ fn argv_goes_through_nixos_own_escaping_and_env_keeps_percent_literal() {
     d.services[0].package = Some("/nix/store/5v7a3k05lvl7bvx2vys1gw44lgicm527-pkg".into());
     let (files, _) = files(d);
     let module = get(&files, "module.nix");
-    assert!(module.contains(r#"ExecStart = utils.escapeSystemdExecArgs [ "/bin/echo" "\$HOME" "100%" "a \"b\"" ];"#), "{module}");
+    assert!(module.contains(r#"ExecStart = utils.escapeSystemdExecArgs [ "/bin/echo" "$HOME" "100%" "a \"b\"" ];"#), "{module}");
     assert!(module.contains(r#""GREETING" = "50%% \${x}";"#) || module.contains(r#"GREETING = "50%% \${x}";"#), "{module}");
     assert!(module.contains(r#"path = [ (store "/nix/store/5v7a3k05lvl7bvx2vys1gw44lgicm527-pkg") ];"#), "{module}");
     assert!(module.contains(r#"system.extraDependencies = [ (store "/nix/store/5v7a3k05lvl7bvx2vys1gw44lgicm527-pkg") ];"#), "{module}");
