@@ -50,6 +50,8 @@ fn small(dir: &Path, settings: Value) -> PathBuf {
         json!({
             "web": {
                 "process": {"argv": ["/bin/httpd", "-f"]},
+                "env": {"PATH": "/custom/bin"},
+                "path": ["/usr/local"],
                 "user": "www",
                 "ports": {"http": {"port": 8080}, "dns": {"port": 5353, "protocol": "udp"}},
                 "resources": {"memoryMiB": 700, "cpus": 1.5},
@@ -103,7 +105,11 @@ fn a_misspelt_or_mistyped_option_fails_evaluation_and_overrides_win() {
     let module = std::fs::read_to_string(out.join("module.nix")).unwrap();
     let v = evaluate(&nixpkgs, &out.join("module.nix"), &[]).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(v["firewall"], json!({"allowedTCPPorts": [8080], "allowedUDPPorts": [5353]}));
-    assert!(v["units"]["shop-web.service"].as_str().unwrap().contains("MemoryMax=700M\n"));
+    let unit = v["units"]["shop-web.service"].as_str().unwrap();
+    assert!(unit.contains("MemoryMax=700M\n"), "{unit}");
+    // The service's own PATH wins over the one NixOS makes from `path`.
+    assert!(unit.contains("Environment=\"PATH=/custom/bin\"\n"), "{unit}");
+    assert_eq!(v["extraDependencies"], json!([]), "/usr/local is not a store path");
 
     // Each mutation must break evaluation as NixOS would.
     let mutations = [
@@ -111,6 +117,8 @@ fn a_misspelt_or_mistyped_option_fails_evaluation_and_overrides_win() {
         ("partOf = [ \"shop.target\" ];", "partOf = \"shop.target\";", "is not of type"),
         ("Restart = \"always\";", "Restart = \"sometimes\";", "serviceConfig"),
         ("allowedTCPPorts = [ 8080 ];", "allowedTCPPorts = [ 80800 ];", "is not of type"),
+        // NixOS defines PATH from `path` itself: without mkForce the two conflict.
+        ("lib.mkForce \"/custom/bin\"", "\"/custom/bin\"", "conflicting definition values"),
     ];
     for (from, to, error) in mutations {
         assert!(module.contains(from), "{from} not in module.nix:\n{module}");

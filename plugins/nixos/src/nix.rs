@@ -63,6 +63,11 @@ fn split_store_path(path: &str) -> Option<(&str, &str)> {
     valid.then(|| path.split_at(STORE_DIR.len() + end))
 }
 
+/// Whether `path` is a store path or lies inside one.
+pub fn in_store(path: &str) -> bool {
+    split_store_path(path).is_some()
+}
+
 /// The inside of a `"..."` literal for `s` (without its quotes).
 pub fn inner(s: &str) -> String {
     let quoted = string(s);
