@@ -2,7 +2,7 @@
 //! the shared plan (`kit::systemd::plan`) written with NixOS's own options,
 //! so users override it the NixOS way (`lib.mkForce`).
 
-use crate::nix::{attr, has_nul, in_store, inner, list, store_path, store_path_inner, string};
+use crate::nix::{attr, has_nul, inner, list, store_path, store_path_inner, store_root, string};
 use crate::settings::DeploymentSettings;
 use nix2dream_plugin_kit::systemd::directives::{extra_directives, Directive};
 use nix2dream_plugin_kit::systemd::escape::text;
@@ -278,9 +278,9 @@ pub fn render(d: &Deployment, settings: &DeploymentSettings) -> Result<Module, V
             }
         }
     }
-    // Only store paths: NixOS's option takes paths in the store.
-    let mut roots: Vec<&String> =
-        d.services.iter().flat_map(|s| s.closure_roots.iter().chain(&s.package).chain(&s.path)).filter(|p| in_store(p)).collect();
+    // Top-level store paths only: what NixOS's option takes (packages, or paths in the store).
+    let mut roots: Vec<&str> =
+        d.services.iter().flat_map(|s| s.closure_roots.iter().chain(&s.package).chain(&s.path)).filter_map(|p| store_root(p)).collect();
     roots.sort();
     roots.dedup();
     if !roots.is_empty() {

@@ -63,9 +63,9 @@ fn split_store_path(path: &str) -> Option<(&str, &str)> {
     valid.then(|| path.split_at(STORE_DIR.len() + end))
 }
 
-/// Whether `path` is a store path or lies inside one.
-pub fn in_store(path: &str) -> bool {
-    split_store_path(path).is_some()
+/// The top-level store path that `path` is or lies in.
+pub fn store_root(path: &str) -> Option<&str> {
+    split_store_path(path).map(|(root, _)| root)
 }
 
 /// The inside of a `"..."` literal for `s` (without its quotes).
