@@ -39,7 +39,7 @@ On NixOS: add `imports = [ ./OUT/module.nix ];` to configuration.nix, then nixos
 e.g. systemd.services.<deployment>-<service>.serviceConfig.MemoryMax = lib.mkForce \"1G\". \
 Packages, `path` entries, closure roots and config sources become dependencies of the system \
 (builtins.appendContext, which flakes' pure evaluation allows): they must be in the Nix store where the system is built. \
-Inline config text becomes store files (builtins.toFile). Users and groups are declared as system users. \
+Inline config text becomes store files (builtins.toFile), readable by every user of the machine: give secrets as a `source` outside the store. Users and groups are declared as system users. \
 Ports: settings.nixos.openFirewall = true opens them in networking.firewall. \
 VM: nix-build '<nixpkgs/nixos>' -A vm -I nixos-config=OUT/vm.nix && ./result/bin/run-<deployment>-vm \
 (or nixos-rebuild build-vm -I nixos-config=OUT/vm.nix): ports forwarded to the host's 127.0.0.1, \
