@@ -1,6 +1,9 @@
 //! Helpers shared by the end-to-end tests. They drive the `nix2dream` built by
 //! `./x build` (found through `NIX2DREAM_DIST`), like a user would.
 
+pub mod systemd_machine;
+pub mod systemd_shop;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -92,28 +95,25 @@ pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     out
 }
 
-/// nixpkgs for tests that evaluate Nix: `NIX2DREAM_NIXPKGS`, else `<nixpkgs>`
-/// on NIX_PATH. When absent, the test is recorded as skipped (listed loudly
-/// at the end of `./x test`) and None is returned.
-pub fn nixpkgs_or_skip(test_name: &str) -> Option<PathBuf> {
+/// nixpkgs: `NIX2DREAM_NIXPKGS`, else `<nixpkgs>` on NIX_PATH, if it has `lib/`.
+fn find_nixpkgs() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("NIX2DREAM_NIXPKGS").map(PathBuf::from).filter(|p| p.join("lib").is_dir()) {
         return Some(p);
     }
-    let probe = Command::new("nix-instantiate")
+    let o = Command::new("nix-instantiate")
         .args(["--eval", "--json", "-E", "toString <nixpkgs>"])
         .env("NIX_CONFIG", "build-users-group =")
-        .output();
-    if let Ok(o) = probe {
-        if o.status.success() {
-            if let Ok(serde_json::Value::String(p)) = serde_json::from_slice(&o.stdout) {
-                let p = PathBuf::from(p);
-                if p.join("lib").is_dir() {
-                    return Some(p);
-                }
-            }
-        }
+        .output()
+        .ok()?;
+    match serde_json::from_slice(&o.stdout) {
+        Ok(serde_json::Value::String(p)) if o.status.success() && Path::new(&p).join("lib").is_dir() => Some(PathBuf::from(p)),
+        _ => None,
     }
-    let line = format!("{test_name}: skipped, nixpkgs not found (set NIX2DREAM_NIXPKGS or put nixpkgs on NIX_PATH)\n");
+}
+
+/// Records a skipped test (listed loudly at the end of `./x test`).
+fn record_skip(test_name: &str, why: &str) {
+    let line = format!("{test_name}: skipped, {why}\n");
     eprintln!("SKIPPED {line}");
     let file = repo_root().join("target/skipped-tests.txt");
     let _ = std::fs::create_dir_all(file.parent().unwrap());
@@ -121,7 +121,27 @@ pub fn nixpkgs_or_skip(test_name: &str) -> Option<PathBuf> {
     if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(file) {
         let _ = f.write_all(line.as_bytes());
     }
-    None
+}
+
+/// nixpkgs for tests that evaluate Nix (only its `lib/` is needed):
+/// `NIX2DREAM_NIXPKGS`, else `<nixpkgs>` on NIX_PATH. When absent, the test
+/// is recorded as skipped and None is returned.
+pub fn nixpkgs_or_skip(test_name: &str) -> Option<PathBuf> {
+    let found = find_nixpkgs();
+    if found.is_none() {
+        record_skip(test_name, "nixpkgs not found (set NIX2DREAM_NIXPKGS or put nixpkgs on NIX_PATH)");
+    }
+    found
+}
+
+/// A full nixpkgs (with `nixos/`), for tests that evaluate NixOS itself;
+/// recorded as skipped where only nixpkgs' `lib/` is available.
+pub fn full_nixpkgs_or_skip(test_name: &str) -> Option<PathBuf> {
+    let found = find_nixpkgs().filter(|p| p.join("nixos/default.nix").is_file());
+    if found.is_none() {
+        record_skip(test_name, "a full nixpkgs (with nixos/) not found: point NIX2DREAM_NIXPKGS at a nixpkgs checkout");
+    }
+    found
 }
 
 /// A plain HTTP/1.0 GET on loopback; the body when the status is 200.

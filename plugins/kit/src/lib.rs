@@ -13,6 +13,7 @@ pub mod diagnostics;
 pub mod image;
 pub mod programs;
 pub mod shell;
+pub mod systemd;
 pub mod testing;
 
 #[doc(hidden)]

@@ -5,7 +5,6 @@
 //! them. A healthcheck gates start-up: the unit turns active only once it
 //! passes, so `dependsOn.<x>.condition = "healthy"` holds.
 
-mod escape;
 mod settings;
 mod unit;
 
@@ -39,7 +38,7 @@ cp OUT/*.service OUT/*.target /etc/systemd/system/ && mkdir -p CONFIGDIR && cp -
 systemctl start <deployment>.target (systemctl enable it to start at boot). The users and groups named must exist. \
 Persistent volumes and the working directory are created by systemd under /var/lib, /var/cache and /var/log \
 (StateDirectory= and friends), owned by the service's user; elsewhere they must exist. Other volumes are private tmpfs. \
-A healthcheck runs after start (ExecStartPost=) until it passes: dependents start only then; it is not re-run later. \
+A healthcheck runs after start (ExecStartPost=) until it passes: dependents start only then (failures within startPeriod do not count; after it, `retries` consecutive failures fail the start); it is not re-run later. \
 managers.systemd adds directives by section, e.g. {\"Service\": {\"LimitNOFILE\": 65536}}.";
 
 impl Manager for Systemd {
@@ -68,7 +67,7 @@ impl Manager for Systemd {
                         artifacts.push(file(path, contents, false));
                     }
                     diagnostics.extend(rendered.warnings);
-                    wants.extend(unit::instances(&d, svc));
+                    wants.extend(nix2dream_plugin_kit::systemd::instances(&d, svc));
                 }
                 Err(e) => errors.extend(e),
             }

@@ -38,7 +38,8 @@ fn replicas_become_a_template_with_instances_that_dependents_wait_for() {
     let web = get(&files, "demo-web.service");
     assert!(web.contains("After=demo-db@1.service demo-db@2.service\nRequires=demo-db@1.service demo-db@2.service"), "{web}");
     let db = get(&files, "demo-db@.service");
-    assert!(db.contains("ExecStartPost=\"/bin/sh\" \"-c\" \"sleep 0\\nn=1\\nuntil true; do"), "{db}");
+    assert!(db.contains("ExecStartPost=\"/bin/sh\" \"-c\" \"uptime() {"), "{db}");
+    assert!(db.contains("until true; do"), "{db}");
     assert!(db.contains("TimeoutStartSec=39"), "{db}");
 }
 
@@ -74,6 +75,19 @@ fn config_text_goes_to_out_and_is_bound_from_config_dir() {
     let unit = get(&files, "demo-web.service");
     assert!(unit.contains("BindReadOnlyPaths=/opt/shop/config/web/index.html:/var/lib/web/www/index.html\n"), "{unit}");
     assert!(unit.contains("BindReadOnlyPaths=/nix/store/abc-tls.pem:/etc/tls.pem\n"), "{unit}");
+}
+
+#[test]
+fn config_text_names_may_hold_directories_but_not_climb_out() {
+    let svc = service("web", &["web"]).text_file("ssl/cert.pem", "/etc/ssl/cert.pem", "CERT");
+    let (files, _) = files(deployment(vec![svc]));
+    assert_eq!(get(&files, "config/web/ssl/cert.pem"), "CERT");
+    let unit = get(&files, "demo-web.service");
+    assert!(unit.contains("BindReadOnlyPaths=/etc/nix2dream/demo/config/web/ssl/cert.pem:/etc/ssl/cert.pem\n"), "{unit}");
+    for bad in ["../x", "a//b", "./x", "a/..", ""] {
+        let e = Systemd::render(deployment(vec![service("web", &["web"]).text_file(bad, "/etc/x", "x")])).unwrap_err();
+        assert!(e[0].option_name.as_deref() == Some("configData") && e[0].message.contains(&format!("{bad:?}")), "{bad}: {e:?}");
+    }
 }
 
 #[test]

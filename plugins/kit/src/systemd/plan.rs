@@ -1,0 +1,254 @@
+//! What a service means as a systemd unit, decided once for every manager
+//! that ends in systemd units (the `systemd` plugin writes unit files, the
+//! `nixos` plugin a NixOS module): names, ordering, PATH, directories,
+//! config binds, the command line, the health gate, limits. Each plugin only
+//! writes the plan down in its own syntax.
+
+use super::escape::is_plain_path;
+use super::health::{health_gate, HealthGate};
+use super::{instances, managed_directory};
+use crate::{diagnostics, image::config_file_path, shell, Deployment, DependencyCondition, Diagnostic, FileContent, RestartPolicy, Service};
+
+/// What differs between the managers that run the plan.
+pub struct Platform {
+    /// The manager always gives services a PATH of its own (NixOS does), so a
+    /// bare `argv[0]` must be looked up there, not on systemd's built-in path.
+    pub manager_sets_path: bool,
+}
+
+/// Where a config file's contents come from.
+pub enum BindSource {
+    /// Inline text (`configData.<name>.text`): each manager stores it
+    /// somewhere and binds it from there.
+    Text { name: String, contents: String },
+    /// A path on the machine, usually in the Nix store.
+    Path(String),
+}
+
+/// A config file bound read-only where the service expects it.
+pub struct Bind {
+    pub source: BindSource,
+    /// Absolute; fits in `BindReadOnlyPaths=` as it is.
+    pub target: String,
+}
+
+/// One service as a unit. Values are as the user wrote them (each plugin
+/// escapes them for its syntax), and already checked to be writable.
+pub struct ServicePlan {
+    pub description: String,
+    /// Units this one is ordered after and requires (the dependencies' instances).
+    pub after: Vec<String>,
+    /// Directories whose `bin/` goes on PATH, in order (package first); empty
+    /// when the service sets PATH itself or has no package or `path`.
+    pub path_dirs: Vec<String>,
+    /// The service's own environment (names checked).
+    pub env: Vec<(String, String)>,
+    /// Whether PATH is the service's own (its env or `path_dirs`).
+    pub own_path: bool,
+    pub user: Option<String>,
+    pub group: Option<String>,
+    /// Directories systemd creates for the service: (directive, relative path),
+    /// e.g. ("StateDirectory", "web").
+    pub managed_directories: Vec<(&'static str, String)>,
+    /// Scratch volumes: private tmpfs mounts.
+    pub tmpfs: Vec<String>,
+    pub working_directory: Option<String>,
+    pub binds: Vec<Bind>,
+    pub pre_start: Option<String>,
+    /// The main command line, word by word (unescaped).
+    pub exec_start: Vec<String>,
+    pub health: Option<HealthGate>,
+    /// `Restart=`.
+    pub restart: &'static str,
+    /// `CPUQuota=` (e.g. "50%") and `MemoryMax=` (e.g. "64M").
+    pub cpu_quota: Option<String>,
+    pub memory_max: Option<String>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Whether `dir` is `base` or lies below it.
+fn is_within(dir: &str, base: &str) -> bool {
+    let base = base.trim_end_matches('/');
+    dir == base || dir.starts_with(&format!("{base}/"))
+}
+
+fn path_dirs(svc: &Service) -> Vec<String> {
+    if svc.env.iter().any(|e| e.name == "PATH") {
+        return Vec::new();
+    }
+    svc.package.iter().chain(&svc.path).map(|p| p.trim_end_matches('/').to_owned()).collect()
+}
+
+pub fn plan(d: &Deployment, svc: &Service, platform: &Platform) -> Result<ServicePlan, Vec<Diagnostic>> {
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+    let unwritable = "cannot be written in a unit (no spaces, `:`, `%`, `$`, quotes)";
+
+    let mut after = Vec::new();
+    for dep in &svc.depends_on {
+        let Some(target) = d.services.iter().find(|s| s.name == dep.service) else { continue };
+        after.extend(instances(d, target));
+        if dep.condition == DependencyCondition::Healthy && target.healthcheck.is_none() {
+            warnings.push(diagnostics::warning(
+                &svc.name,
+                "dependsOn",
+                format!("waits for {:?} to be healthy, but it has no healthcheck: waiting for it to start instead", dep.service),
+            ));
+        }
+    }
+
+    let path_dirs = path_dirs(svc);
+    let own_path = platform.manager_sets_path || !path_dirs.is_empty() || svc.env.iter().any(|e| e.name == "PATH");
+    let mut env = Vec::new();
+    for var in &svc.env {
+        if shell::is_env_name(&var.name) {
+            env.push((var.name.clone(), var.value.clone()));
+        } else {
+            errors.push(diagnostics::error(&svc.name, "env", format!("{:?} is not a variable name systemd accepts ([A-Za-z_][A-Za-z0-9_]*)", var.name)));
+        }
+    }
+
+    // Directories: systemd creates those under /var/lib, /var/cache, /var/log.
+    let mut managed_directories = Vec::new();
+    let mut tmpfs = Vec::new();
+    let mut created: Vec<&str> = Vec::new();
+    for v in &svc.volumes {
+        let option = format!("volumes.{}", v.name);
+        if !is_plain_path(&v.path) {
+            errors.push(diagnostics::error(&svc.name, "volumes", format!("{option}: {:?} {unwritable}", v.path)));
+            continue;
+        }
+        if !v.persistent {
+            tmpfs.push(v.path.clone());
+            created.push(&v.path);
+        } else if let Some((directive, rel)) = managed_directory(&v.path) {
+            managed_directories.push((directive, rel.to_owned()));
+            created.push(&v.path);
+        } else {
+            warnings.push(diagnostics::warning(
+                &svc.name,
+                "volumes",
+                format!("{option}: systemd creates state directories only under /var/lib, /var/cache and /var/log; create {} (owned by the service's user) yourself", v.path),
+            ));
+        }
+    }
+    let mut working_directory = None;
+    if let Some(dir) = &svc.working_directory {
+        if !is_plain_path(dir) {
+            errors.push(diagnostics::error(&svc.name, "workingDirectory", format!("{dir:?} {unwritable}")));
+        } else {
+            let inside_created = created.iter().any(|c| is_within(dir, c));
+            match managed_directory(dir) {
+                _ if inside_created => {}
+                Some((directive, rel)) => managed_directories.push((directive, rel.to_owned())),
+                // Store paths come with the system's closure.
+                None if is_within(dir, "/nix/store") => {}
+                None => warnings.push(diagnostics::warning(
+                    &svc.name,
+                    "workingDirectory",
+                    format!("{dir} must exist on the machine (systemd creates it only under /var/lib, /var/cache or /var/log, or as a volume)"),
+                )),
+            }
+            working_directory = Some(dir.clone());
+        }
+    }
+
+    // Config files, bound read-only where the service expects them.
+    let mut binds = Vec::new();
+    for file in &svc.config_files {
+        let target = config_file_path(svc, &file.path);
+        let source = match &file.content {
+            FileContent::Text(contents) => BindSource::Text { name: file.name.clone(), contents: contents.clone() },
+            FileContent::Source(path) => BindSource::Path(path.clone()),
+        };
+        let source_ok = match &source {
+            BindSource::Path(path) => is_plain_path(path),
+            BindSource::Text { .. } => true,
+        };
+        if !is_plain_path(&target) || !source_ok {
+            let from = match &source {
+                BindSource::Path(path) => path.as_str(),
+                BindSource::Text { .. } => "text",
+            };
+            errors.push(diagnostics::error(&svc.name, "configData", format!("configData.{:?}: {from} -> {target} {unwritable}", file.name)));
+            continue;
+        }
+        binds.push(Bind { source, target });
+    }
+
+    let argv0 = svc.argv.first().map(String::as_str).unwrap_or("");
+    let exec_start = if argv0.starts_with('/') || (!argv0.contains('/') && !own_path) {
+        // systemd runs it itself (an absolute path, or a name on its own PATH).
+        svc.argv.clone()
+    } else {
+        // Found on the service's PATH (or relative to its working directory): sh resolves it.
+        let mut words = vec!["/bin/sh".to_owned(), "-c".to_owned(), "exec \"$@\"".to_owned(), "sh".to_owned()];
+        words.extend(svc.argv.iter().cloned());
+        words
+    };
+    let health = health_gate(svc, &mut warnings);
+
+    let cpu_quota = match &svc.resources.cpus {
+        None => None,
+        Some(cpus) => match cpus.parse::<f64>() {
+            Ok(c) if c > 0.0 => Some(format!("{}%", (c * 100.0).round() as u64)),
+            _ => {
+                errors.push(diagnostics::error(&svc.name, "resources", format!("cpus {cpus:?} is not a positive number")));
+                None
+            }
+        },
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(ServicePlan {
+        description: svc.description.clone().unwrap_or_else(|| format!("{} (nix2dream deployment {})", svc.name, d.name)),
+        after,
+        path_dirs,
+        env,
+        own_path,
+        user: svc.user.clone(),
+        group: svc.group.clone(),
+        managed_directories,
+        tmpfs,
+        working_directory,
+        binds,
+        pre_start: svc.pre_start.clone(),
+        exec_start,
+        health,
+        restart: match svc.restart {
+            RestartPolicy::Never => "no",
+            RestartPolicy::OnFailure => "on-failure",
+            RestartPolicy::Always => "always",
+        },
+        cpu_quota,
+        memory_max: svc.resources.memory_mib.map(|mib| format!("{mib}M")),
+        warnings,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{deployment, service, ServiceExt};
+
+    const SYSTEMD: Platform = Platform { manager_sets_path: false };
+
+    #[test]
+    fn a_working_directory_in_the_store_needs_no_warning() {
+        let d = deployment(vec![service("web", &["web"]).working_directory("/nix/store/abc-site/www")]);
+        let p = plan(&d, &d.services[0], &SYSTEMD).unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(p.warnings.is_empty(), "{:?}", p.warnings.iter().map(|w| &w.message).collect::<Vec<_>>());
+        let d = deployment(vec![service("web", &["web"]).working_directory("/srv/web")]);
+        let p = plan(&d, &d.services[0], &SYSTEMD).unwrap();
+        assert!(p.warnings[0].message.contains("/srv/web must exist"), "the warning stays for other paths");
+    }
+
+    #[test]
+    fn a_bare_command_goes_through_sh_when_the_manager_sets_path() {
+        let d = deployment(vec![service("web", &["httpd", "-f"])]);
+        assert_eq!(plan(&d, &d.services[0], &SYSTEMD).unwrap().exec_start, ["httpd", "-f"]);
+        let nixos = Platform { manager_sets_path: true };
+        assert_eq!(plan(&d, &d.services[0], &nixos).unwrap().exec_start, ["/bin/sh", "-c", "exec \"$@\"", "sh", "httpd", "-f"]);
+    }
+}

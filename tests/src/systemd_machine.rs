@@ -1,0 +1,90 @@
+//! A real systemd to run units under: PID 1 of a Debian container
+//! (debootstrapped once into target/, imported into the local Docker engine;
+//! no registry needed), with the host's /nix/store mounted so the services'
+//! packages are there. Used by the systemd and nixos plugins' tests.
+
+use crate::{repo_root, run, wait_for, Run};
+use std::path::Path;
+use std::process::Command;
+
+pub const IMAGE: &str = "nix2dream-test-systemd:bookworm";
+
+/// A Debian root with systemd, built by debootstrap the first time.
+pub fn systemd_image() -> &'static str {
+    let inspect = Command::new("docker").args(["image", "inspect", IMAGE]).output().expect("docker");
+    if inspect.status.success() {
+        return IMAGE;
+    }
+    let rootfs = repo_root().join("target/systemd-rootfs");
+    if !rootfs.join("lib/systemd/systemd").exists() {
+        let _ = std::fs::remove_dir_all(&rootfs);
+        let r = run(Command::new("debootstrap")
+            .args(["--variant=minbase", "--include=systemd,systemd-sysv", "bookworm"])
+            .arg(&rootfs)
+            .arg("http://deb.debian.org/debian"));
+        assert!(r.ok, "debootstrap failed (apt-get install debootstrap; needs deb.debian.org):\n{}{}", r.stdout, r.stderr);
+    }
+    let import = Command::new("sh")
+        .arg("-c")
+        .arg(format!("tar -C '{}' -c . | docker import - {IMAGE}", rootfs.display()))
+        .output()
+        .unwrap();
+    assert!(import.status.success(), "docker import: {}", String::from_utf8_lossy(&import.stderr));
+    IMAGE
+}
+
+/// A running systemd container, removed on drop.
+pub struct Machine(String);
+
+impl Machine {
+    pub fn boot() -> Machine {
+        let name = format!("n2d-systemd-{}", std::process::id());
+        let _ = run(Command::new("docker").args(["rm", "-f", &name]));
+        // systemd needs its own mount namespaces for BindReadOnlyPaths= and
+        // friends: SYS_ADMIN, without seccomp/apparmor filters.
+        let r = run(Command::new("docker").args([
+            "run", "-d", "--name", &name, "--cap-add", "SYS_ADMIN",
+            "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
+            "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp",
+            "-v", "/sys/fs/cgroup:/sys/fs/cgroup:ro", "-v", "/nix/store:/nix/store:ro",
+            systemd_image(), "/lib/systemd/systemd",
+        ]));
+        assert!(r.ok, "docker run systemd: {}", r.stderr);
+        let machine = Machine(name);
+        let state = wait_for(60, || {
+            let s = machine.exec(&["systemctl", "is-system-running"]).stdout.trim().to_owned();
+            matches!(s.as_str(), "running" | "degraded").then_some(s)
+        });
+        assert!(state.is_some(), "systemd did not come up in the container");
+        machine
+    }
+
+    pub fn exec(&self, args: &[&str]) -> Run {
+        run(Command::new("docker").arg("exec").arg(&self.0).args(args))
+    }
+
+    pub fn ok(&self, args: &[&str]) -> String {
+        let r = self.exec(args);
+        assert!(r.ok, "{args:?} failed: {}{}", r.stdout, r.stderr);
+        r.stdout
+    }
+
+    pub fn copy_in(&self, from: &Path, to: &str) {
+        let r = run(Command::new("docker").arg("cp").arg(from).arg(format!("{}:{to}", self.0)));
+        assert!(r.ok, "docker cp: {}", r.stderr);
+    }
+
+    pub fn property(&self, unit: &str, name: &str) -> String {
+        self.ok(&["systemctl", "show", "-P", name, unit]).trim().to_owned()
+    }
+
+    pub fn journal(&self) -> String {
+        self.exec(&["journalctl", "--no-pager", "-n", "200"]).stdout
+    }
+}
+
+impl Drop for Machine {
+    fn drop(&mut self) {
+        let _ = run(Command::new("docker").args(["rm", "-f", &self.0]));
+    }
+}
