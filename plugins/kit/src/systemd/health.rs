@@ -7,7 +7,8 @@
 //! consecutive failures fail the start. The clock is /proc/uptime, read with
 //! the shell's own `read`, so the gate needs no program beyond `sh`.
 
-use crate::{diagnostics, shell, Diagnostic, Probe, Service};
+use crate::programs::{lookup, Lookup};
+use crate::{diagnostics, shell, Deployment, Diagnostic, Probe, Service};
 
 /// The gate's POSIX `sh` script and the start timeout it needs (seconds).
 pub struct HealthGate {
@@ -16,15 +17,19 @@ pub struct HealthGate {
 }
 
 /// The probe as one shell command.
-fn probe_command(svc: &Service, probe: &Probe, warnings: &mut Vec<Diagnostic>) -> String {
+fn probe_command(d: &Deployment, svc: &Service, probe: &Probe, warnings: &mut Vec<Diagnostic>) -> String {
     match probe {
         Probe::Command(argv) => shell::quote_words(argv),
         Probe::Http(http) => {
-            warnings.push(diagnostics::warning(
-                &svc.name,
-                "healthcheck",
-                "the http healthcheck runs `wget` from the service's PATH: put busybox or wget in `package` or `path`",
-            ));
+            // Check, then warn: only when wget is known to be in none of its packages.
+            if lookup(d, svc, "wget") == Lookup::Missing {
+                warnings.push(diagnostics::warning(
+                    &svc.name,
+                    "healthcheck",
+                    "the http healthcheck runs `wget`, which none of the service's packages holds: it must be on the \
+                     machine's PATH, or put busybox or wget in `package` or `path`",
+                ));
+            }
             let path = if http.path.starts_with('/') { http.path.clone() } else { format!("/{}", http.path) };
             format!("wget -q -O /dev/null {}", shell::quote(&format!("http://127.0.0.1:{}{path}", http.port)))
         }
@@ -32,9 +37,9 @@ fn probe_command(svc: &Service, probe: &Probe, warnings: &mut Vec<Diagnostic>) -
 }
 
 /// The gate for `svc`, if it has a healthcheck.
-pub fn health_gate(svc: &Service, warnings: &mut Vec<Diagnostic>) -> Option<HealthGate> {
+pub fn health_gate(d: &Deployment, svc: &Service, warnings: &mut Vec<Diagnostic>) -> Option<HealthGate> {
     let h = svc.healthcheck.as_ref()?;
-    let probe = probe_command(svc, &h.probe, warnings);
+    let probe = probe_command(d, svc, &h.probe, warnings);
     let retries = h.retries.max(1);
     let script = format!(
         "uptime() {{ read -r up _ < /proc/uptime; echo \"${{up%.*}}\"; }}\n\
@@ -80,7 +85,7 @@ mod tests {
             retries,
             start_period_seconds,
         });
-        let gate = health_gate(&svc, &mut Vec::new()).unwrap();
+        let gate = health_gate(&crate::testing::deployment(vec![svc.clone()]), &svc, &mut Vec::new()).unwrap();
         let status = Command::new("sh").arg("-c").arg(&gate.script).status().unwrap();
         let probes = std::fs::read_to_string(&count).unwrap().lines().count() as u32;
         std::fs::remove_dir_all(&dir).unwrap();
@@ -99,11 +104,42 @@ mod tests {
         assert_eq!(run_gate(50, 1, 30), (true, 51));
     }
 
+    /// The wget warning appears only when wget is known to be absent.
+    #[test]
+    fn the_http_probe_warns_about_wget_only_when_no_package_holds_it() {
+        use crate::testing::ServiceExt;
+        let mut svc = service("web", &["httpd"]).path_entry("/nix/store/a-busybox");
+        svc.healthcheck = Some(Healthcheck {
+            probe: Probe::Http(crate::HttpProbe { port: 80, path: "/".into() }),
+            interval_seconds: 1,
+            timeout_seconds: 1,
+            retries: 1,
+            start_period_seconds: 0,
+        });
+        let warnings_with = |programs: Option<&[&str]>| {
+            let mut d = crate::testing::deployment(vec![svc.clone()]);
+            if let Some(programs) = programs {
+                d.bin_directories = vec![crate::BinDirectory {
+                    package: "/nix/store/a-busybox".into(),
+                    programs: programs.iter().map(|p| (*p).to_owned()).collect(),
+                }];
+            }
+            let mut warnings = Vec::new();
+            health_gate(&d, &svc, &mut warnings).unwrap();
+            warnings
+        };
+        assert!(warnings_with(Some(&["sh", "wget"])).is_empty(), "busybox holds wget: nothing to say");
+        assert!(warnings_with(None).is_empty(), "not built on this machine: unknown, not missing");
+        let missing = warnings_with(Some(&["sh"]));
+        assert_eq!(missing.len(), 1);
+        assert!(missing[0].message.contains("none of the service's packages holds"), "{missing:?}");
+    }
+
     #[test]
     fn the_start_period_is_not_a_delay() {
         let mut svc = service("db", &["db"]);
         svc.healthcheck = Some(Healthcheck { probe: Probe::Command(vec!["true".into()]), interval_seconds: 1, timeout_seconds: 1, retries: 1, start_period_seconds: 30 });
-        let gate = health_gate(&svc, &mut Vec::new()).unwrap();
+        let gate = health_gate(&crate::testing::deployment(vec![svc.clone()]), &svc, &mut Vec::new()).unwrap();
         assert!(!gate.script.contains("sleep 30"), "{}", gate.script);
         assert_eq!(gate.timeout_seconds, 30 + 2 + 30);
     }

@@ -186,7 +186,7 @@ pub fn plan(d: &Deployment, svc: &Service, platform: &Platform) -> Result<Servic
         words.extend(svc.argv.iter().cloned());
         words
     };
-    let health = health_gate(svc, &mut warnings);
+    let health = health_gate(d, svc, &mut warnings);
 
     let cpu_quota = match &svc.resources.cpus {
         None => None,
