@@ -12,6 +12,7 @@ pub mod diagnostics;
 pub mod image;
 pub mod shell;
 pub mod testing;
+pub mod yaml;
 
 #[doc(hidden)]
 pub mod bindings {
