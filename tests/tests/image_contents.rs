@@ -40,7 +40,7 @@ fn a_program_missing_from_the_image_is_named_before_docker_run_fails() {
     let r = render(&input, &out, &[]);
     assert!(r.ok, "{}", r.stderr);
     assert!(
-        r.stderr.contains("warning: docker@0.1.0: service \"web\": image test-web: the Cmd program \"/bin/sh\" is not in the image"),
+        r.stderr.contains("warning: plugin docker@0.1.0: service \"web\": image test-web: the Cmd program \"/bin/sh\" is not in the image"),
         "{}",
         r.stderr
     );

@@ -51,7 +51,7 @@ fn manifests_pass_strict_schema_validation_and_name_the_loaded_images() {
     let v = validate(&manifests);
     assert!(v.ok, "kubernetes-validate --strict rejects the manifests:\n{}{}", v.stdout, v.stderr);
     let text = std::fs::read_to_string(&manifests).unwrap();
-    for kind in ["kind: Deployment", "kind: Service", "kind: PersistentVolumeClaim", "storage: 5Gi", "name: p-9090-udp", "fsGroup: 1000"] {
+    for kind in ["kind: 'Deployment'", "kind: 'Service'", "kind: 'PersistentVolumeClaim'", "storage: '5Gi'", "name: 'p-9090-udp'", "fsGroup: 1000"] {
         assert!(text.contains(kind), "{kind} missing from:\n{text}");
     }
     // The validator is strict: the same file with a misspelt field fails.
@@ -65,7 +65,7 @@ fn manifests_pass_strict_schema_validation_and_name_the_loaded_images() {
         assert!(load.ok, "{}", load.stderr);
         let image = load.stdout.trim().rsplit("Loaded image: ").next().unwrap().trim().to_owned();
         let _ = run(Command::new("docker").args(["rmi", "-f", &image]));
-        assert!(text.contains(&format!("image: {image}\n")), "the manifests do not use the loaded image {image}");
+        assert!(text.contains(&format!("image: '{image}'\n")), "the manifests do not use the loaded image {image}");
     }
 }
 
