@@ -102,6 +102,33 @@ rec {
   # `builtins.toJSON`.
   jsonValue = types.json or types.anything;
 
+  # ---------------------------------------------------------------- services
+
+  # Every service with its sub-services (NixOS modular services' nested
+  # `services`), depth first.
+  serviceList =
+    services: lib.concatMap (s: [ s ] ++ serviceList s.services) (builtins.attrValues services);
+
+  # The deployment's services by name: sub-service `b` of `a` is `a-b`.
+  flattenServices =
+    services:
+    builtins.listToAttrs (
+      map (s: {
+        name = s._nix2dream.flatName;
+        value = s;
+      }) (serviceList services)
+    );
+
+  # A service's assertion or warning, prefixed with where the service is
+  # defined unless it names it already (an imported service module's
+  # messages do not know the service's name).
+  locateMessage =
+    s: msg:
+    let
+      at = s._nix2dream.location;
+    in
+    if lib.hasPrefix at msg then msg else "${at}: ${msg}";
+
   # ---------------------------------------------------------------- output
 
   # Turn a value into plain JSON data: strings lose their context, paths and
@@ -232,7 +259,7 @@ rec {
         inherit (cfg) name;
         settings = toPlain "settings" cfg.settings;
         ignoreUnsupported = lib.unique cfg.ignoreUnsupported;
-        services = builtins.mapAttrs normalizeService cfg.services;
+        services = builtins.mapAttrs normalizeService (flattenServices cfg.services);
       };
       showWarnings = lib.foldr (w: x: builtins.trace "warning: ${w}" x);
     in

@@ -3,8 +3,14 @@
 { lib, config, ... }:
 let
   n2d = import ../lib.nix { inherit lib; };
-  services = config.services;
+  # Sub-services are services of the deployment too (named `parent-child`).
+  all = n2d.serviceList config.services;
+  services = n2d.flattenServices config.services;
   names = builtins.attrNames services;
+  # Two definitions that flatten to one name (`a-b` and `a.services.b`).
+  nameClashes = lib.filterAttrs (_: group: builtins.length group > 1) (
+    lib.groupBy (s: s._nix2dream.flatName) all
+  );
   known = if names == [ ] then "none" else lib.concatStringsSep ", " names;
 
   # Dependencies that name another existing service.
@@ -92,11 +98,17 @@ in
         message = "services: the deployment has no service; define at least one `services.<name>`.";
       }
     ]
-    ++ lib.concatMap (s: services.${s}.assertions) names
+    ++ lib.mapAttrsToList (n: group: {
+      assertion = false;
+      message = "services: the name \"${n}\" is given twice (${
+        lib.concatMapStringsSep " and " (s: s._nix2dream.location) group
+      }); sub-service `b` of `a` is named `a-b`: rename one of them.";
+    }) nameClashes
+    ++ lib.concatMap (s: map (a: a // { message = n2d.locateMessage s a.message; }) s.assertions) all
     ++ dependsOnAssertions
     ++ cycleAssertions
     ++ portAssertions;
 
-    warnings = lib.concatMap (s: services.${s}.warnings) names;
+    warnings = lib.concatMap (s: map (n2d.locateMessage s) s.warnings) all;
   };
 }

@@ -25,9 +25,13 @@ in
     };
 
     services = mkOption {
+      # A service is a module of class "service", as in NixOS modular
+      # services: a definition may import modules (`imports = [ ./x.nix ]`)
+      # that declare their own options, and modules written for another
+      # class (e.g. a NixOS module) are refused by name.
       type = types.attrsOf (types.submoduleWith {
+        class = "service";
         modules = [ ./service.nix ];
-        shorthandOnlyDefinesConfig = true;
       });
       default = { };
       example = literalExpression ''

@@ -126,6 +126,12 @@ in
                 default = true;
                 description = "Whether this configuration file is provided.";
               };
+              name = mkOption {
+                type = types.str;
+                default = name;
+                defaultText = literalExpression "<name>";
+                description = "Name of the file (NixOS modular services' `configData.<name>.name`); defaults to the entry's name.";
+              };
               path = mkOption {
                 type = n2d.hostPath;
                 default = name;
@@ -415,6 +421,61 @@ in
       '';
     };
 
+    services = mkOption {
+      type = types.attrsOf (
+        types.submoduleWith {
+          class = "service";
+          modules = [
+            ./service.nix
+            (
+              { name, ... }:
+              {
+                _nix2dream.location = "${config._nix2dream.location}.services.${name}";
+                _nix2dream.flatName = "${config._nix2dream.flatName}-${name}";
+              }
+            )
+          ];
+        }
+      );
+      default = { };
+      # Documented once: its options are this service's own.
+      visible = "shallow";
+      example = literalExpression ''
+        {
+          exporter.process.argv = [ (lib.getExe pkgs.prometheus-node-exporter) ];
+        }
+      '';
+      description = ''
+        Sub-services, as in NixOS modular services: services that belong to
+        this one (e.g. a helper a service module brings along). Each is a
+        service of the deployment named `<this service>-<sub-service>`; other
+        services refer to it by that name in `dependsOn`.
+      '';
+    };
+
+    meta.maintainers = mkOption {
+      type = types.listOf types.raw;
+      default = [ ];
+      internal = true;
+      description = "Maintainers of a service module (accepted from NixOS modular services; not used).";
+    };
+
+    _nix2dream.location = mkOption {
+      type = types.str;
+      default = "services.${name}";
+      internal = true;
+      visible = false;
+      description = "Where this service is defined, for messages (`services.a.services.b`).";
+    };
+
+    _nix2dream.flatName = mkOption {
+      type = types.str;
+      default = name;
+      internal = true;
+      visible = false;
+      description = "The service's name in the deployment (`a-b` for sub-service `b` of `a`).";
+    };
+
     _nix2dream.optionsSet = mkOption {
       type = types.listOf types.str;
       internal = true;
@@ -435,15 +496,16 @@ in
 
     assertions =
       let
-        at = "services.${name}";
+        at = config._nix2dream.location;
+        flatName = config._nix2dream.flatName;
         argvDefined = options.process.argv.isDefined;
         argv = config.process.argv;
         hc = config.healthcheck;
       in
       [
         {
-          assertion = n2d.isValidName name;
-          message = "${at}: invalid service name \"${name}\"; use lower-case letters, digits and `-`, starting with a letter or digit.";
+          assertion = n2d.isValidName flatName;
+          message = "${at}: invalid service name \"${flatName}\"; use lower-case letters, digits and `-`, starting with a letter or digit.";
         }
         {
           assertion = argvDefined;

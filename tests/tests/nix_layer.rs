@@ -722,3 +722,90 @@ fn eval_services_works_from_a_users_own_default_nix() {
     let check = Command::new(Path::new(&dist).join("bin/nix2dream")).arg("eval").arg(&file).output().unwrap();
     assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
 }
+
+/// A service module written for NixOS modular services (`_class =
+/// "service"`, its own options, `imports`, `meta.maintainers`, reading the
+/// manager-given `configData.<name>.path`, sub-`services`, its own assertions
+/// and warnings) is usable as it is: `services.x = { imports = [ ./m.nix ]; m = { … }; }`.
+#[test]
+fn nixos_modular_service_modules_work_as_they_are() {
+    let Some(nixpkgs) = nix2dream_e2e::nixpkgs_or_skip("nix_layer::nixos_modular_service_modules_work_as_they_are") else {
+        return;
+    };
+    let module = r#"{ lib, config, options, ... }:
+let
+  inherit (lib) mkOption types;
+  cfg = config.ghostunnel;
+in
+{
+  _class = "service";
+  options.ghostunnel = {
+    listen = mkOption { type = types.str; description = "Address to listen on."; };
+    target = mkOption { type = types.str; description = "Backend address."; };
+  };
+  config = {
+    meta.maintainers = [ ];
+    process.argv = [ "/bin/ghostunnel" "server" "--listen" cfg.listen "--target" cfg.target
+      "--keystore" config.configData."ssl/cert.pem".path ];
+    configData."ssl/cert.pem".text = "PEM";
+    assertions = [ { assertion = cfg.listen != ""; message = "ghostunnel.listen must not be empty"; } ];
+    warnings = lib.optional (lib.hasPrefix "0.0.0.0" cfg.listen) "listening on every address";
+    services.metrics.process.argv = [ "/bin/exporter" cfg.target ];
+  };
+}
+"#;
+    let ok = r#"{
+  name = "t";
+  services.tunnel = {
+    imports = [ ./ghostunnel.nix ];
+    ghostunnel = { listen = "0.0.0.0:443"; target = "backend:80"; };
+  };
+  services.web = { process.argv = [ "web" ]; dependsOn.tunnel-metrics = { }; };
+}
+"#;
+    let s = Scratch::new("modular");
+    s.write("ghostunnel.nix", module);
+    let file = s.write("services.nix", ok);
+    let out = nix_instantiate(&nixpkgs)
+        .args(["--eval", "--strict", "--json", "--read-write-mode"])
+        .arg(nix2dream_e2e::repo_root().join("nix/eval-file.nix"))
+        .arg("--argstr")
+        .arg("file")
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["services"]["tunnel"]["process"]["argv"],
+        json!(["/bin/ghostunnel", "server", "--listen", "0.0.0.0:443", "--target", "backend:80", "--keystore", "ssl/cert.pem"])
+    );
+    assert_eq!(v["services"]["tunnel"]["configData"]["ssl/cert.pem"], json!({ "path": "ssl/cert.pem", "text": "PEM" }));
+    // The sub-service is a service of the deployment, named parent-child.
+    assert_eq!(v["services"]["tunnel-metrics"]["process"]["argv"], json!(["/bin/exporter", "backend:80"]));
+    assert_eq!(v["services"]["web"]["dependsOn"], json!({ "tunnel-metrics": { "condition": "started" } }));
+    // The module's warning names the service it belongs to.
+    assert!(stderr.contains("warning: services.tunnel: listening on every address"), "{stderr}");
+
+    // Its assertion too; a NixOS module in a service is refused by class;
+    // a sub-service and a service of the same flat name clash.
+    let bad = r#"{
+  name = "t";
+  services.tunnel = {
+    imports = [ ./ghostunnel.nix ];
+    ghostunnel = { listen = ""; target = "b:1"; };
+  };
+  services.tunnel-metrics.process.argv = [ "x" ];
+}
+"#;
+    let err = eval_with(&nixpkgs, "modular-bad", bad, &[("ghostunnel.nix", module)]).unwrap_err();
+    assert!(err.contains("- services.tunnel: ghostunnel.listen must not be empty"), "{err}");
+    assert!(
+        err.contains("the name \"tunnel-metrics\" is given twice (services.tunnel.services.metrics and services.tunnel-metrics)"),
+        "{err}"
+    );
+    let nixos = r#"{ name = "t"; services.a = { imports = [ { _class = "nixos"; } ]; process.argv = [ "x" ]; }; }"#;
+    let err = eval_with(&nixpkgs, "modular-class", nixos, &[]).unwrap_err();
+    assert!(err.contains("\"nixos\"") && err.contains("\"service\""), "{err}");
+}
