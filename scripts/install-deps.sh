@@ -2,7 +2,8 @@
 # Installs what the test suite needs, only what is missing: the Debian WASM
 # toolchain (when no rustup wasm32 target exists), Nix, shellcheck, skopeo,
 # umoci, docker-compose, podman (loads the images), debootstrap (a systemd
-# to run units under), a static busybox; honcho, check-jsonschema and kubernetes-validate (PyPI).
+# to run units under), a static busybox; honcho, check-jsonschema, kubernetes-validate, PyYAML and
+# ruamel.yaml (PyPI).
 # The Docker engine itself must already run (the compose tests use it). Needs root (or sudo) for apt; says what to install
 # otherwise.
 #
@@ -55,11 +56,15 @@ $only_build && exit 0
 
 # From PyPI: honcho (a real Procfile runner), check-jsonschema (validates
 # docs/deployment.schema.json and the rendered compose files),
-# kubernetes-validate (the k8s manifests, offline schemas).
+# kubernetes-validate (the k8s manifests, offline schemas), PyYAML (YAML 1.1,
+# what docker-compose 1.29 reads with) and ruamel.yaml (YAML 1.2): the YAML
+# property test reads compose.yaml and manifests.yaml with both.
 pip_missing=()
 command -v honcho >/dev/null 2>&1 || pip_missing+=(honcho)
 command -v check-jsonschema >/dev/null 2>&1 || pip_missing+=(check-jsonschema)
 command -v kubernetes-validate >/dev/null 2>&1 || pip_missing+=(kubernetes-validate)
+python3 -c 'import yaml' 2>/dev/null || pip_missing+=(PyYAML)
+python3 -c 'import ruamel.yaml' 2>/dev/null || pip_missing+=(ruamel.yaml)
 if [ ${#pip_missing[@]} -gt 0 ]; then
   echo "install-deps: pip install ${pip_missing[*]}" >&2
   python3 -m pip install -q "${pip_missing[@]}" 2>/dev/null || python3 -m pip install -q --break-system-packages "${pip_missing[@]}"

@@ -66,14 +66,24 @@ fn spec_of(pending: &PendingImage, readable: &Readable) -> Result<ImageSpec> {
         .files
         .iter()
         .map(|f| {
-            let contents = match &f.content {
-                FileContent::Text(text) => text.clone().into_bytes(),
+            // A `source` may be a secret kept out of the store (a key, a
+            // password file): readable by the service's group only, never by
+            // every user of the container. Text is in the deployment for all
+            // to read anyway, and /etc/passwd must stay world-readable.
+            let (contents, private) = match &f.content {
+                FileContent::Text(text) => (text.clone().into_bytes(), false),
                 FileContent::Source(source) => {
                     let what = format!("file {} of the image: source", f.path);
-                    std::fs::read(readable.check(source, &what)?).with_context(|| format!("{what} {source} cannot be read"))?
+                    (std::fs::read(readable.check(source, &what)?).with_context(|| format!("{what} {source} cannot be read"))?, true)
                 }
             };
-            Ok(ImageFile { path: f.path.clone(), contents, mode: if f.executable { 0o555 } else { 0o444 } })
+            let mode = match (private, f.executable) {
+                (false, false) => 0o444,
+                (false, true) => 0o555,
+                (true, false) => 0o440,
+                (true, true) => 0o550,
+            };
+            Ok(ImageFile { path: f.path.clone(), contents, mode, private })
         })
         .collect::<Result<Vec<_>>>()?;
     let c = &r.config;
@@ -100,37 +110,50 @@ fn spec_of(pending: &PendingImage, readable: &Readable) -> Result<ImageSpec> {
     })
 }
 
+/// The images of a render, spooled, and what assembling them found.
+pub struct BuiltImages {
+    pub files: Vec<OutFile>,
+    /// Programs an image would start that are not in it, one sentence each
+    /// naming the plugin, the image and the service.
+    pub warnings: Vec<String>,
+}
+
 /// Builds every pending image of a render of `deployment` into `spool` and
 /// returns them as files to write; fails once their total size passes
 /// `limit_bytes`.
-pub fn build_all(images: &[PendingImage], deployment: &Deployment, spool: &Path, limit_bytes: u64) -> Result<Vec<OutFile>> {
+pub fn build_all(images: &[PendingImage], deployment: &Deployment, spool: &Path, limit_bytes: u64) -> Result<BuiltImages> {
+    let mut built = BuiltImages { files: Vec::new(), warnings: Vec::new() };
     if images.is_empty() {
-        return Ok(Vec::new());
+        return Ok(built);
     }
     // Resolved only when some plugin asked for images: it touches the disk.
     let readable = Readable::of(deployment);
     let mut total: u64 = 0;
-    images
-        .iter()
-        .enumerate()
-        .map(|(i, pending)| {
-            let what = || format!("{}: image {}:{} ({})", pending.plugin, pending.request.name, pending.request.tag, pending.path);
-            let spec = spec_of(pending, &readable).with_context(what)?;
-            let dest = spool.join(format!("image-{i}.tar"));
-            let built = image::build_archive(&spec, &dest).with_context(what)?;
-            total += built.bytes;
-            if total > limit_bytes {
-                bail!(
-                    "{}: the {} image(s) built so far take {} MiB, over the image limit of {} MiB (raise it with --image-limit MIB)",
-                    what(),
-                    i + 1,
-                    total >> 20,
-                    limit_bytes >> 20
-                );
-            }
-            Ok(OutFile { path: pending.path.clone(), contents: Contents::Spooled(dest), executable: false })
-        })
-        .collect()
+    for (i, pending) in images.iter().enumerate() {
+        let what = || format!("{}: image {}:{} ({})", pending.plugin, pending.request.name, pending.request.tag, pending.path);
+        let spec = spec_of(pending, &readable).with_context(what)?;
+        let dest = spool.join(format!("image-{i}.tar"));
+        let image = image::build_archive(&spec, &dest).with_context(what)?;
+        total += image.bytes;
+        if total > limit_bytes {
+            bail!(
+                "{}: the {} image(s) built so far take {} MiB, over the image limit of {} MiB (raise it with --image-limit MIB)",
+                what(),
+                i + 1,
+                total >> 20,
+                limit_bytes >> 20
+            );
+        }
+        // The kit labels each image with its service; a third-party plugin may not.
+        let service = pending.request.config.labels.iter().find(|(k, _)| k == "dev.nix2dream.service");
+        let subject = match service {
+            Some((_, name)) => format!("{}: service {name:?}: image {}", pending.plugin, pending.request.name),
+            None => format!("{}: image {}", pending.plugin, pending.request.name),
+        };
+        built.warnings.extend(image.missing_programs.iter().map(|problem| format!("{subject}: {problem}")));
+        built.files.push(OutFile { path: pending.path.clone(), contents: Contents::Spooled(dest), executable: false });
+    }
+    Ok(built)
 }
 
 #[cfg(test)]

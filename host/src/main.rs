@@ -148,7 +148,10 @@ fn run_render(args: RenderArgs) -> Result<ExitCode> {
     // Image archives are spooled here until written (or compared) below.
     let spool = tempfile::tempdir().context("creating a temporary directory for image archives")?;
     let images = image_requests::build_all(&outcome.images, &deployment, spool.path(), args.limits.image_limit << 20)?;
-    outcome.files.extend(images);
+    for message in render::image_warnings(&images.warnings, &options)? {
+        print_message(message.severity, &message.text);
+    }
+    outcome.files.extend(images.files);
     if args.check {
         let diffs = output::differences(&args.out, &outcome.files)?;
         if diffs.is_empty() {

@@ -128,13 +128,34 @@ pub fn render(deployment: &Deployment, plugins: &[Plugin], options: &Options) ->
     Ok(Outcome { files, images, messages })
 }
 
+/// What assembling the images found (a program an image would start is not
+/// in it): warnings, or with `--strict` an error, before anything is written.
+pub fn image_warnings(warnings: &[String], options: &Options) -> Result<Vec<Message>> {
+    let texts = warnings.iter().map(|w| printable(w));
+    if options.strict && !warnings.is_empty() {
+        bail!("render failed, nothing was written:\n  {}", texts.map(|t| t + " [--strict]").collect::<Vec<_>>().join("\n  "));
+    }
+    Ok(texts.map(|text| Message { severity: Severity::Warning, text }).collect())
+}
+
 #[cfg(test)]
 mod tests {
-    use super::printable;
+    use super::{image_warnings, printable, Options};
 
     #[test]
     fn plugin_text_cannot_drive_the_terminal() {
         assert_eq!(printable("ok\u{1b}[2K\rfake line\nnext\tcol"), "ok\\u{1b}[2K\\rfake line\nnext\tcol");
         assert_eq!(printable("plain ünïcode"), "plain ünïcode");
+    }
+
+    #[test]
+    fn image_warnings_are_errors_under_strict() {
+        let options = |strict| Options { strict, allow_unsupported: Vec::new() };
+        let found = ["docker@0.1.0: image x: the Cmd program \"\u{1b}[2Jsh\" is not in the image".to_owned()];
+        let messages = image_warnings(&found, &options(false)).unwrap();
+        assert_eq!(messages[0].text, "docker@0.1.0: image x: the Cmd program \"\\u{1b}[2Jsh\" is not in the image");
+        let e = image_warnings(&found, &options(true)).unwrap_err().to_string();
+        assert!(e.contains("nothing was written") && e.contains("[--strict]"), "{e}");
+        assert!(image_warnings(&[], &options(true)).unwrap().is_empty());
     }
 }

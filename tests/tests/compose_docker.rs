@@ -264,3 +264,71 @@ fn the_containers_example_runs_under_compose() {
     });
     assert!(log.is_some(), "the poller never fetched the site: {}", project.compose(&["logs", "poller"]).stdout);
 }
+
+/// Words YAML 1.1 (docker-compose 1.29's PyYAML) reads as booleans, numbers,
+/// null or merge keys unless quoted, and words that need escaping.
+const YAML_TRAPS: &[&str] = &[
+    "no", "yes", "on", "off", "y", "n", "~", "null", "12:30", "1_000", "0x1F", "0o17", ".inf", "1e3", "=", "<<",
+    " lead", "trail ", "tab\there", "two\nlines", "it's", "say \"hi\"", "$HOME", "#c", "a: b", "- x", "ünï 字",
+];
+
+#[test]
+fn yaml_1_1_words_reach_the_running_container_as_written() {
+    // The reproductions: `restart = "no"` refused by docker-compose
+    // ("contains an invalid type, it should be a string"), env E12 = "12:30"
+    // and E11 = "1_000" arriving as 750 and 1000.
+    let tmp = tempfile::tempdir().unwrap();
+    let busybox = busybox_package(tmp.path());
+    let name = format!("n2dyaml{}", std::process::id());
+    let mut env = serde_json::Map::new();
+    env.insert("E12".into(), json!("12:30"));
+    env.insert("E11".into(), json!("1_000"));
+    for (i, word) in YAML_TRAPS.iter().enumerate() {
+        env.insert(format!("T{i}"), json!(word));
+    }
+    let mut argv = vec![json!("sh"), json!("-c"), json!("while :; do sleep 1; done")];
+    argv.extend(YAML_TRAPS.iter().map(|w| json!(w)));
+    let input = write_deployment(
+        tmp.path(),
+        json!({"trap": {
+            "package": busybox,
+            "description": "no",
+            "process": {"argv": argv},
+            "env": env,
+            "restart": "no",
+            // Passes only if the words arrive as the strings `no`, `=`, `no`.
+            "healthcheck": {"command": ["test", "no", "=", "no"], "interval": 1, "timeout": 2, "retries": 30},
+        }}),
+        json!({"name": name}),
+    );
+    let out = tmp.path().join("out");
+    let r = render("compose", &input, &out);
+    assert!(r.ok, "{}", r.stderr);
+    let config = run(Command::new("docker-compose").arg("-f").arg(out.join("compose.yaml")).args(["config", "-q"]));
+    assert!(config.ok, "docker-compose rejects the rendered file:\n{}", config.stderr);
+
+    let load = run(Command::new("docker").args(["load", "-i"]).arg(out.join("images/trap.tar")));
+    assert!(load.ok, "{}", load.stderr);
+    let image = load.stdout.trim().rsplit("Loaded image: ").next().unwrap().trim().to_owned();
+    let project = Project { name, dir: out, images: vec![image] };
+    let up = project.compose(&["up", "-d"]);
+    assert!(up.ok, "docker-compose up failed:\n{}{}", up.stdout, up.stderr);
+    let container = project.container("trap");
+    assert_eq!(inspect(&container, "{{.HostConfig.RestartPolicy.Name}}"), "no");
+    assert_eq!(inspect(&container, "{{index .Config.Labels \"org.opencontainers.image.description\"}}"), "no");
+
+    // The environment and argv of PID 1, byte for byte.
+    let environ = project.exec("trap", "cat /proc/1/environ");
+    let vars: Vec<&str> = environ.split('\0').collect();
+    assert!(vars.contains(&"E12=12:30"), "{vars:?}");
+    assert!(vars.contains(&"E11=1_000"), "{vars:?}");
+    for (i, word) in YAML_TRAPS.iter().enumerate() {
+        assert!(vars.contains(&format!("T{i}={word}").as_str()), "T{i}={word:?} missing from {vars:?}");
+    }
+    let cmdline = project.exec("trap", "cat /proc/1/cmdline");
+    let words: Vec<&str> = cmdline.trim_end_matches('\0').split('\0').collect();
+    assert_eq!(words[3..], *YAML_TRAPS, "argv");
+
+    let health = wait_for(30, || Some(inspect(&container, "{{.State.Health.Status}}")).filter(|s| s == "healthy"));
+    assert!(health.is_some(), "the healthcheck `test no = no` never passed: {}", inspect(&container, "{{json .State.Health}}"));
+}

@@ -51,7 +51,7 @@ fn manifests_pass_strict_schema_validation_and_name_the_loaded_images() {
     let v = validate(&manifests);
     assert!(v.ok, "kubernetes-validate --strict rejects the manifests:\n{}{}", v.stdout, v.stderr);
     let text = std::fs::read_to_string(&manifests).unwrap();
-    for kind in ["kind: Deployment", "kind: Service", "kind: PersistentVolumeClaim", "storage: 5Gi", "name: p-9090-udp", "fsGroup: 1000"] {
+    for kind in ["kind: 'Deployment'", "kind: 'Service'", "kind: 'PersistentVolumeClaim'", "storage: '5Gi'", "name: 'p-9090-udp'", "fsGroup: 1000"] {
         assert!(text.contains(kind), "{kind} missing from:\n{text}");
     }
     // The validator is strict: the same file with a misspelt field fails.
@@ -65,6 +65,70 @@ fn manifests_pass_strict_schema_validation_and_name_the_loaded_images() {
         assert!(load.ok, "{}", load.stderr);
         let image = load.stdout.trim().rsplit("Loaded image: ").next().unwrap().trim().to_owned();
         let _ = run(Command::new("docker").args(["rmi", "-f", &image]));
-        assert!(text.contains(&format!("image: {image}\n")), "the manifests do not use the loaded image {image}");
+        assert!(text.contains(&format!("image: '{image}'\n")), "the manifests do not use the loaded image {image}");
     }
+}
+
+#[test]
+fn yaml_1_1_words_start_periods_patches_and_extra_objects_pass_strict_validation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = write_deployment(
+        tmp.path(),
+        json!({
+            "db": {
+                "description": "yes",
+                "process": {"argv": ["db"]},
+                "ports": {"pg": {"port": 5432}},
+                "volumes": {"data": {"path": "/var/lib/db"}},
+                // The reproduction: `no` read as false by a YAML 1.1 reader.
+                "healthcheck": {"command": ["check", "no", "on", "12:30", "1_000", "~"], "interval": 5, "startPeriod": 60},
+                "managers": {"k8s": {"patch": {
+                    "Deployment": {"spec": {"template": {"spec": {
+                        "nodeSelector": {"disk": "ssd"},
+                        "containers": [{"name": "db", "env": [{"name": "MODE", "value": "off"}]}]}}}},
+                    "Service": {"spec": {"type": "NodePort", "ports": [{"port": 5432, "nodePort": 30432}]}},
+                    "PersistentVolumeClaim": {"spec": {"storageClassName": "fast"}},
+                }}},
+            },
+        }),
+        json!({"settings": {"k8s": {"extraObjects": [
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "flags"}, "data": {"no": "no", "time": "12:30"}},
+        ]}}}),
+    );
+    let out = tmp.path().join("out");
+    let r = run(nix2dream().args(["render", "--plugin", "k8s"]).arg(&input).arg("--out").arg(&out));
+    assert!(r.ok, "{}", r.stderr);
+    let manifests = out.join("manifests.yaml");
+    let v = validate(&manifests);
+    assert!(v.ok, "kubernetes-validate --strict rejects the manifests:\n{}{}", v.stdout, v.stderr);
+    // What a YAML 1.1 reader (PyYAML, as kubectl's own YAML rules) sees.
+    let read = Command::new("python3")
+        .args(["-c", "import sys, json, yaml; print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1])))))"])
+        .arg(&manifests)
+        .output()
+        .expect("python3 with PyYAML (scripts/install-deps.sh installs it)");
+    assert!(read.status.success(), "{}", String::from_utf8_lossy(&read.stderr));
+    let docs: Vec<serde_json::Value> = serde_json::from_slice(&read.stdout).unwrap();
+    let find = |kind: &str| docs.iter().find(|d| d["kind"] == kind).unwrap_or_else(|| panic!("no {kind}"));
+    let deployment = find("Deployment");
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["livenessProbe"]["exec"]["command"], json!(["check", "no", "on", "12:30", "1_000", "~"]));
+    assert_eq!(container["startupProbe"]["failureThreshold"], json!(12 + 3), "60 s at 5 s, then 3 retries");
+    assert!(container["livenessProbe"].get("initialDelaySeconds").is_none());
+    assert_eq!(container["env"], json!([{"name": "MODE", "value": "off"}]));
+    assert_eq!(deployment["metadata"]["annotations"]["description"], "yes");
+    assert_eq!(deployment["spec"]["strategy"]["type"], "Recreate", "a ReadWriteOnce claim cannot be shared by a rolling update");
+    assert_eq!(deployment["spec"]["template"]["spec"]["nodeSelector"]["disk"], "ssd");
+    assert_eq!(find("Service")["spec"]["ports"][0]["nodePort"], 30432);
+    assert_eq!(find("PersistentVolumeClaim")["spec"]["storageClassName"], "fast");
+    assert_eq!(find("ConfigMap")["data"], json!({"no": "no", "time": "12:30"}));
+
+    // A misspelt patch is refused by name, and nothing is written.
+    let before = snapshot(&out);
+    let mut bad = serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(&input).unwrap()).unwrap();
+    bad["services"]["db"]["managers"]["k8s"] = json!({"patches": {}});
+    std::fs::write(&input, bad.to_string()).unwrap();
+    let r = run(nix2dream().args(["render", "--plugin", "k8s"]).arg(&input).arg("--out").arg(&out));
+    assert!(!r.ok && r.stderr.contains("managers.k8s: unknown key \"patches\" (known: patch)"), "{}", r.stderr);
+    assert_eq!(snapshot(&out), before);
 }

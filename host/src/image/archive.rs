@@ -172,6 +172,7 @@ pub(super) fn write(spec: &ImageSpec, closure: &[PathBuf], dest: &Path) -> Resul
         config_digest,
         layers: layers.len(),
         bytes,
+        missing_programs: Vec::new(),
     })
 }
 

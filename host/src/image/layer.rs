@@ -260,7 +260,8 @@ pub(super) fn image_relative_path(path: &str) -> Result<String> {
 
 /// The final layer: `files` with their parent directories (0o755, root),
 /// `tmp/` (0o1777), and `owned_dirs` (0o755, owned by `owner`: the volumes
-/// and working directory the service must be able to write).
+/// and working directory the service must be able to write). Files are
+/// root's; a private one's group is `owner`'s, so that only the service reads it.
 pub(super) fn write_files_layer(files: &[ImageFile], owned_dirs: &[String], owner: Owner, dest: &Path) -> Result<Blob> {
     enum Item<'a> {
         Dir(u32, Owner),
@@ -315,6 +316,9 @@ pub(super) fn write_files_layer(files: &[ImageFile], owned_dirs: &[String], owne
                 .with_context(|| format!("archiving directory /{path}"))?,
             Item::File(file) => {
                 let mut header = header(EntryType::Regular, file.mode, file.contents.len() as u64);
+                if file.private {
+                    header.set_gid(owner.gid);
+                }
                 layer
                     .builder
                     .append_data(&mut header, &path, file.contents.as_slice())

@@ -14,13 +14,15 @@
 //! Files, one responsibility each: [`closure`](closure()) (`nix-store -qR`),
 //! `layer` (a reproducible tar of store paths or of extra files, hashed while
 //! written to a temp file), `user` (who owns the volumes and working
-//! directory), `config` (the OCI JSON documents), `archive` (the final tar).
+//! directory), `config` (the OCI JSON documents), `archive` (the final tar),
+//! `programs` (whether what the image starts is in it).
 //! See `docs/images.md`.
 
 mod archive;
 mod closure;
 mod config;
 mod layer;
+mod programs;
 mod user;
 #[cfg(test)]
 mod tests;
@@ -73,6 +75,9 @@ pub struct ImageFile {
     pub contents: Vec<u8>,
     /// Permission bits, e.g. `0o644` or `0o755`.
     pub mode: u32,
+    /// Owned by the group the image runs as (instead of root's): for files
+    /// only the service may read, with a mode such as `0o440`.
+    pub private: bool,
 }
 
 /// What [`build_archive`] wrote.
@@ -86,6 +91,9 @@ pub struct BuiltImage {
     pub layers: usize,
     /// Size of the archive in bytes.
     pub bytes: u64,
+    /// Programs the image would start that are not in it (Entrypoint, Cmd),
+    /// one sentence each: a warning for the user.
+    pub missing_programs: Vec<String>,
 }
 
 /// Most layers an image may have: overlayfs stacks at most ~128 lower
@@ -115,8 +123,10 @@ pub(crate) fn build_archive_from(
     dest: &Path,
 ) -> Result<BuiltImage> {
     validate(spec)?;
-    archive::write(spec, closure, dest)
-        .with_context(|| format!("building image {} at {}", spec.reference(), dest.display()))
+    let missing_programs = programs::missing(spec, closure);
+    let built = archive::write(spec, closure, dest)
+        .with_context(|| format!("building image {} at {}", spec.reference(), dest.display()))?;
+    Ok(BuiltImage { missing_programs, ..built })
 }
 
 impl ImageSpec {

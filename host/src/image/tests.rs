@@ -201,16 +201,19 @@ fn spec() -> ImageSpec {
                 path: "/srv/www/index.html".into(),
                 contents: b"<h1>hi</h1>\n".to_vec(),
                 mode: 0o644,
+                private: false,
             },
             ImageFile {
                 path: "/etc/web.conf".into(),
                 contents: b"port=8080\n".to_vec(),
                 mode: 0o444,
+                private: false,
             },
             ImageFile {
                 path: "/usr/bin/run".into(),
                 contents: b"#!/bin/sh\n".to_vec(),
                 mode: 0o755,
+                private: false,
             },
         ],
         max_layers: 100,
@@ -755,6 +758,7 @@ fn busybox_spec(tag: &str) -> ImageSpec {
             path: "/srv/index.html".into(),
             contents: b"<h1>baked</h1>\n".to_vec(),
             mode: 0o444,
+            private: false,
         }],
         max_layers: 100,
     }

@@ -73,7 +73,7 @@ mod tests {
     use super::*;
 
     fn file(path: &str, text: &str) -> ImageFile {
-        ImageFile { path: path.into(), contents: text.as_bytes().to_vec(), mode: 0o444 }
+        ImageFile { path: path.into(), contents: text.as_bytes().to_vec(), mode: 0o444, private: false }
     }
 
     fn accounts() -> Vec<ImageFile> {

@@ -1,4 +1,5 @@
-//! YAML helpers: deep merge of user settings, and Compose's `$` escaping.
+//! compose.yaml's tree: deep merge of user settings, and Compose's `$`
+//! escaping. It is written out by `kit::yaml` (every string quoted).
 
 use serde_yaml_ng::Value;
 

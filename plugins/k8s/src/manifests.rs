@@ -3,7 +3,7 @@
 //! directory, user and config files live in the image (kit::image), so the
 //! container runs what the image says.
 
-use crate::settings::Settings;
+use crate::settings::{self, Settings};
 use nix2dream_plugin_kit::types::ImageRequest;
 use nix2dream_plugin_kit::{diagnostics, image, Deployment, Diagnostic, Probe, Protocol, Service};
 use serde_json::{json, Value};
@@ -36,17 +36,27 @@ fn labels(d: &Deployment, svc: &Service) -> Value {
     })
 }
 
-fn probe(svc: &Service) -> Option<Value> {
+/// The healthcheck as readiness and liveness probes, and, when it has a
+/// start period, a startup probe: `startPeriod` is a grace window in which
+/// failures do not count (as in compose), not a delay. The startup probe
+/// polls from the start, holds the other probes back until it passes, and
+/// gives up only after the window plus the usual retries.
+fn probes(svc: &Service) -> Option<(Value, Option<Value>)> {
     let h = svc.healthcheck.as_ref()?;
     let mut p = match &h.probe {
         Probe::Command(argv) => json!({"exec": {"command": argv}}),
         Probe::Http(http) => json!({"httpGet": {"path": if http.path.starts_with('/') { http.path.clone() } else { format!("/{}", http.path) }, "port": http.port}}),
     };
-    p["periodSeconds"] = json!(h.interval_seconds.max(1));
+    let period = h.interval_seconds.max(1);
+    p["periodSeconds"] = json!(period);
     p["timeoutSeconds"] = json!(h.timeout_seconds.max(1));
     p["failureThreshold"] = json!(h.retries.max(1));
-    p["initialDelaySeconds"] = json!(h.start_period_seconds);
-    Some(p)
+    let startup = (h.start_period_seconds > 0).then(|| {
+        let mut s = p.clone();
+        s["failureThreshold"] = json!(h.start_period_seconds.div_ceil(period) + h.retries.max(1));
+        s
+    });
+    Some((p, startup))
 }
 
 /// The group files written by the pod's volumes belong to: the image's
@@ -85,9 +95,12 @@ pub fn objects(d: &Deployment, svc: &Service, request: &ImageRequest, settings: 
     if !ports.is_empty() {
         container["ports"] = ports.iter().map(|(name, port, protocol)| json!({"name": name, "containerPort": port, "protocol": protocol})).collect();
     }
-    if let Some(p) = probe(svc) {
+    if let Some((p, startup)) = probes(svc) {
         container["readinessProbe"] = p.clone();
         container["livenessProbe"] = p;
+        if let Some(startup) = startup {
+            container["startupProbe"] = startup;
+        }
     }
     let mut limits = serde_json::Map::new();
     if let Some(cpus) = &svc.resources.cpus {
@@ -146,15 +159,22 @@ pub fn objects(d: &Deployment, svc: &Service, request: &ImageRequest, settings: 
     if let Some(description) = &svc.description {
         metadata["annotations"] = json!({"description": description});
     }
+    let mut spec = json!({
+        "replicas": svc.replicas,
+        "selector": {"matchLabels": {"app.kubernetes.io/name": svc.name, "app.kubernetes.io/part-of": d.name}},
+        "template": {"metadata": {"labels": labels(d, svc)}, "spec": pod},
+    });
+    // A rolling update starts the new pod before the old one stops; with a
+    // ReadWriteOnce claim held by the old pod (on another node), the new one
+    // never starts and the rollout hangs. Recreate stops the old pod first.
+    if svc.volumes.iter().any(|v| v.persistent) {
+        spec["strategy"] = json!({"type": "Recreate"});
+    }
     objects.push(json!({
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": metadata,
-        "spec": {
-            "replicas": svc.replicas,
-            "selector": {"matchLabels": {"app.kubernetes.io/name": svc.name, "app.kubernetes.io/part-of": d.name}},
-            "template": {"metadata": {"labels": labels(d, svc)}, "spec": pod},
-        },
+        "spec": spec,
     }));
     if !ports.is_empty() {
         objects.push(json!({
@@ -168,8 +188,37 @@ pub fn objects(d: &Deployment, svc: &Service, request: &ImageRequest, settings: 
         }));
     }
     if errors.is_empty() {
+        if let Err(e) = apply_patches(svc, &mut objects) {
+            errors.push(e);
+        }
+    }
+    if errors.is_empty() {
         Ok((objects, warnings))
     } else {
         Err(errors)
     }
+}
+
+/// `managers.k8s.patch`: each kind's patch applied to the service's objects
+/// of that kind; a patch for a kind the service has none of is an error, not
+/// silently dropped.
+fn apply_patches(svc: &Service, objects: &mut [Value]) -> Result<(), Diagnostic> {
+    let patches = settings::service_patches(&svc.name, &svc.settings_json)?;
+    for (kind, patch) in &patches {
+        let mut found = false;
+        for object in objects.iter_mut().filter(|o| o["kind"] == **kind) {
+            found = true;
+            crate::patch::apply(object, patch, &format!("managers.k8s.patch.{kind}"))
+                .map_err(|e| diagnostics::error(&svc.name, "managers", e))?;
+        }
+        if !found {
+            let why = match kind.as_str() {
+                "Service" => "it has no ports",
+                "PersistentVolumeClaim" => "it has no persistent volumes",
+                _ => "none is generated",
+            };
+            return Err(diagnostics::error(&svc.name, "managers", format!("managers.k8s.patch.{kind}: the service has no {kind} ({why})")));
+        }
+    }
+    Ok(())
 }

@@ -2,7 +2,6 @@
 //! image per service, built by the host from the service's Nix closure. Kept
 //! here so every container plugin names and configures images identically.
 
-use crate::diagnostics::warning;
 use crate::types::{ImageConfig, ImageFile, ImageRequest};
 use crate::{Deployment, Diagnostic, FileContent, Service};
 
@@ -119,32 +118,28 @@ fn store_paths(service: &Service) -> Vec<String> {
 }
 
 /// What every container manager starts from: each service with its image
-/// request, the warnings about what images cannot carry as asked, and errors
-/// (a service without argv cannot be an image).
+/// request, and errors (a service without argv cannot be an image). Whether
+/// the programs an image runs are in it is checked by the host, which knows
+/// the image's contents.
 pub struct ServiceImages<'a> {
     pub images: Vec<(&'a Service, ImageRequest)>,
-    pub warnings: Vec<Diagnostic>,
     pub errors: Vec<Diagnostic>,
 }
 
 pub fn service_images(deployment: &Deployment) -> ServiceImages<'_> {
-    let mut out = ServiceImages { images: Vec::new(), warnings: Vec::new(), errors: Vec::new() };
+    let mut out = ServiceImages { images: Vec::new(), errors: Vec::new() };
     for service in &deployment.services {
         if service.argv.is_empty() {
             out.errors.push(crate::diagnostics::error(&service.name, "process.argv", "an image needs a command: process.argv is empty"));
             continue;
         }
-        let (request, warnings) = image_request(deployment, service);
-        out.warnings.extend(warnings);
-        out.images.push((service, request));
+        out.images.push((service, image_request(deployment, service)));
     }
     out
 }
 
-/// The image request of `service`, and warnings about what the image cannot
-/// carry as asked.
-pub fn image_request(deployment: &Deployment, service: &Service) -> (ImageRequest, Vec<Diagnostic>) {
-    let mut diagnostics = Vec::new();
+/// The image request of `service`.
+pub fn image_request(deployment: &Deployment, service: &Service) -> ImageRequest {
     let mut env = service.env.clone();
     if let Some(path) = image_path(service) {
         if !env.iter().any(|e| e.name == "PATH") {
@@ -153,19 +148,13 @@ pub fn image_request(deployment: &Deployment, service: &Service) -> (ImageReques
     }
     // argv is the image's Cmd (what `docker run IMAGE ARGS` and compose's
     // `command` replace); preStart needs a shell in the image: the entrypoint
-    // runs it, then execs the Cmd.
+    // runs it, then execs the Cmd. (The host warns when `sh` is not in the
+    // image: it knows the closure, a plugin does not.)
     let (entrypoint, cmd) = match &service.pre_start {
-        Some(script) => {
-            diagnostics.push(warning(
-                &service.name,
-                "preStart",
-                "preStart runs with `sh` from the service's PATH inside the image: put a shell in `package` or `path`",
-            ));
-            (
-                vec!["sh".into(), "-ec".into(), format!("{script}\nexec \"$@\""), format!("{} preStart", service.name)],
-                service.argv.clone(),
-            )
-        }
+        Some(script) => (
+            vec!["sh".into(), "-ec".into(), format!("{script}\nexec \"$@\""), format!("{} preStart", service.name)],
+            service.argv.clone(),
+        ),
         None => (Vec::new(), service.argv.clone()),
     };
     let mut labels = vec![
@@ -207,13 +196,12 @@ pub fn image_request(deployment: &Deployment, service: &Service) -> (ImageReques
         });
     }
     let tag = fnv64(&fingerprint.iter().map(String::as_str).collect::<Vec<_>>());
-    let request = ImageRequest {
+    ImageRequest {
         path: archive_path(service),
         name: image_name(deployment, service),
         tag,
         config,
         store_paths: store_paths(service),
         files,
-    };
-    (request, diagnostics)
+    }
 }

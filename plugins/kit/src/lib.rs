@@ -15,6 +15,7 @@ pub mod programs;
 pub mod shell;
 pub mod systemd;
 pub mod testing;
+pub mod yaml;
 
 #[doc(hidden)]
 pub mod bindings {

@@ -1,0 +1,112 @@
+use super::K8s;
+use nix2dream_plugin_kit::testing::{deployment, honoured_options, service, ServiceExt};
+use nix2dream_plugin_kit::{Artifact, Deployment, Diagnostic, Healthcheck, Manager, Probe};
+use serde_yaml_ng::Value;
+
+/// The documents of manifests.yaml, read back.
+fn manifests(d: Deployment) -> Vec<Value> {
+    let rendered = K8s::render(d).expect("renders");
+    let Some(Artifact::File(f)) = rendered.artifacts.first() else { panic!("manifests.yaml first") };
+    let text = std::str::from_utf8(&f.contents).unwrap();
+    text.split("\n---\n").skip(1).map(|doc| serde_yaml_ng::from_str(doc).unwrap()).collect()
+}
+
+fn object<'a>(docs: &'a [Value], kind: &str, name: &str) -> &'a Value {
+    docs.iter().find(|o| o["kind"] == kind && o["metadata"]["name"] == name).unwrap_or_else(|| panic!("no {kind} {name} in {docs:?}"))
+}
+
+fn errors(d: Deployment) -> Vec<Diagnostic> {
+    K8s::render(d).err().expect("refused")
+}
+
+fn checked(start_period: u32) -> Healthcheck {
+    Healthcheck { probe: Probe::Command(vec!["test".into(), "-f".into(), "/ready".into()]), interval_seconds: 5, timeout_seconds: 2, retries: 3, start_period_seconds: start_period }
+}
+
+#[test]
+fn supported_options_are_exactly_those_that_change_the_output() {
+    let honoured = honoured_options(|svc| format!("{:?}", K8s::render(deployment(vec![svc, service("db", &["db"])]))));
+    let mut declared = K8s::info().supported_options;
+    declared.sort();
+    assert_eq!(declared, honoured);
+}
+
+#[test]
+fn bad_settings_name_the_setting() {
+    let mut d = deployment(vec![service("web", &["web"])]);
+    d.settings_json = r#"{"storage": "lots"}"#.into();
+    assert!(errors(d.clone())[0].message.contains("settings.k8s: storage must be a size"));
+    d.settings_json = r#"{"extraObject": []}"#.into();
+    assert!(errors(d.clone())[0].message.contains("unknown setting \"extraObject\""));
+    d.settings_json = r#"{"extraObjects": [{"kind": "ConfigMap", "metadata": {"name": "x"}}]}"#.into();
+    assert!(errors(d)[0].message.contains("extraObjects[0] must be an object with apiVersion, kind and metadata.name"));
+}
+
+#[test]
+fn start_period_is_a_startup_probe_window_not_a_delay() {
+    let docs = manifests(deployment(vec![service("web", &["web"]).with(|s| s.healthcheck = Some(checked(30)))]));
+    let container = &object(&docs, "Deployment", "web")["spec"]["template"]["spec"]["containers"][0];
+    let startup = &container["startupProbe"];
+    assert_eq!(startup["exec"]["command"][2], "/ready");
+    assert_eq!(startup["periodSeconds"], 5);
+    // 30 s of grace at one probe per 5 s, then the usual 3 retries.
+    assert_eq!(startup["failureThreshold"], 9);
+    for probe in ["readinessProbe", "livenessProbe", "startupProbe"] {
+        assert!(container[probe]["initialDelaySeconds"].is_null(), "{probe} delays the first check");
+    }
+    assert_eq!(container["livenessProbe"]["failureThreshold"], 3);
+    let docs = manifests(deployment(vec![service("web", &["web"]).with(|s| s.healthcheck = Some(checked(0)))]));
+    assert!(object(&docs, "Deployment", "web")["spec"]["template"]["spec"]["containers"][0]["startupProbe"].is_null());
+}
+
+#[test]
+fn a_persistent_claim_makes_the_deployment_recreate() {
+    let docs = manifests(deployment(vec![service("db", &["db"]).volume("data", "/var/lib/db"), service("web", &["web"])]));
+    assert_eq!(object(&docs, "Deployment", "db")["spec"]["strategy"]["type"], "Recreate");
+    assert!(object(&docs, "Deployment", "web")["spec"]["strategy"].is_null(), "no claim: the default rolling update");
+}
+
+#[test]
+fn patches_change_the_service_objects_of_their_kind() {
+    let web = service("web", &["web"]).port("http", 8080).volume("data", "/data").settings(
+        r#"{"patch": {
+            "Deployment": {"spec": {"template": {"spec": {
+                "nodeSelector": {"disk": "ssd"},
+                "containers": [{"name": "web", "resources": {"requests": {"cpu": "100m"}}}, {"name": "proxy", "image": "envoy:1"}]}}}},
+            "Service": {"spec": {"type": "NodePort", "ports": [{"port": 8080, "nodePort": 30080}]}},
+            "PersistentVolumeClaim": {"spec": {"storageClassName": "fast"}}
+        }}"#,
+    );
+    let docs = manifests(deployment(vec![web]));
+    let pod = &object(&docs, "Deployment", "web")["spec"]["template"]["spec"];
+    assert_eq!(pod["nodeSelector"]["disk"], "ssd");
+    assert_eq!(pod["containers"][0]["name"], "web");
+    assert!(pod["containers"][0]["image"].as_str().unwrap().starts_with("demo-web:"), "merged, not replaced");
+    assert_eq!(pod["containers"][0]["resources"]["requests"]["cpu"], "100m");
+    assert_eq!(pod["containers"][1]["image"], "envoy:1");
+    let svc = object(&docs, "Service", "web");
+    assert_eq!(svc["spec"]["type"], "NodePort");
+    assert_eq!(svc["spec"]["ports"][0]["nodePort"], 30080);
+    assert_eq!(svc["spec"]["ports"][0]["name"], "http");
+    assert_eq!(object(&docs, "PersistentVolumeClaim", "web-data")["spec"]["storageClassName"], "fast");
+}
+
+#[test]
+fn unknown_or_pointless_patches_are_refused_by_name() {
+    let refused = |json: &str| errors(deployment(vec![service("web", &["web"]).settings(json)]))[0].message.clone();
+    assert!(refused(r#"{"patches": {}}"#).contains("managers.k8s: unknown key \"patches\" (known: patch)"));
+    assert!(refused(r#"{"patch": {"Ingress": {}}}"#).contains("patch.Ingress: not a kind generated for a service"));
+    assert!(refused(r#"{"patch": {"Service": {"spec": {}}}}"#).contains("the service has no Service (it has no ports)"));
+    assert!(refused(r#"{"patch": {"Deployment": {"kind": "StatefulSet"}}}"#).contains("cannot change what the object is"));
+}
+
+#[test]
+fn extra_objects_follow_the_generated_ones_and_do_not_replace_them() {
+    let mut d = deployment(vec![service("web", &["web"])]);
+    d.settings_json = r#"{"extraObjects": [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "extra"}, "data": {"no": "no"}}]}"#.into();
+    let docs = manifests(d.clone());
+    assert_eq!(docs.last().unwrap()["kind"], "ConfigMap");
+    assert_eq!(docs.last().unwrap()["data"]["no"], "no");
+    d.settings_json = r#"{"extraObjects": [{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}}]}"#.into();
+    assert!(errors(d)[0].message.contains("Deployment \"web\" is also generated"));
+}

@@ -1,0 +1,99 @@
+//! What the host puts in an image, checked by running it under Docker: the
+//! program an image starts must be in it (a warning, an error with
+//! `--strict`, when it is not), and a config file read from a `source` is
+//! readable by the service only.
+
+use nix2dream_e2e::*;
+use serde_json::{json, Value};
+use std::path::Path;
+use std::process::Command;
+
+fn render(input: &Path, out: &Path, extra: &[&str]) -> Run {
+    run(nix2dream().args(["render", "--plugin", "docker"]).args(extra).arg(input).arg("--out").arg(out))
+}
+
+/// Loads `archive` into Docker, runs it (`docker run --rm RUN_ARGS IMAGE CMD`), removes it.
+fn docker_run(archive: &Path, run_args: &[&str], cmd: &[&str]) -> Run {
+    let load = run(Command::new("docker").args(["load", "-i"]).arg(archive));
+    assert!(load.ok, "docker load: {}", load.stderr);
+    let image = load.stdout.trim().rsplit("Loaded image: ").next().unwrap().trim().to_owned();
+    let ran = run(Command::new("docker").args(["run", "--rm"]).args(run_args).arg(&image).args(cmd));
+    let _ = run(Command::new("docker").args(["rmi", "-f", &image]));
+    ran
+}
+
+fn service(busybox: Option<&str>, argv: &[&str]) -> Value {
+    let mut s = json!({"process": {"argv": argv}});
+    if let Some(b) = busybox {
+        s["package"] = json!(b);
+    }
+    s
+}
+
+#[test]
+fn a_program_missing_from_the_image_is_named_before_docker_run_fails() {
+    let tmp = tempfile::tempdir().unwrap();
+    let busybox = busybox_package(tmp.path());
+    let out = tmp.path().join("out");
+    // The case: /bin/sh, while the image holds only the store.
+    let input = write_deployment(tmp.path(), json!({"web": service(Some(&busybox), &["/bin/sh", "-c", "echo hi"])}), json!({}));
+    let r = render(&input, &out, &[]);
+    assert!(r.ok, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("warning: plugin docker@0.1.0: service \"web\": image test-web: the Cmd program \"/bin/sh\" is not in the image"),
+        "{}",
+        r.stderr
+    );
+    // The warning is right: Docker cannot start it.
+    let ran = docker_run(&out.join("images/web.tar"), &[], &[]);
+    assert!(!ran.ok && ran.stderr.contains("/bin/sh"), "docker ran an image whose program is missing: {}{}", ran.stdout, ran.stderr);
+
+    // --strict: an error, and the previous output stays as it was.
+    let before = snapshot(&out);
+    let r = render(&input, &out, &["--strict"]);
+    assert!(!r.ok && r.stderr.contains("\"/bin/sh\" is not in the image") && r.stderr.contains("[--strict]"), "{}", r.stderr);
+    assert_eq!(snapshot(&out), before);
+
+    // A name on the image's PATH (the package's bin/), and preStart's `sh`: no warning, and it runs.
+    let mut ok = service(Some(&busybox), &["echo", "hi"]);
+    ok["preStart"] = json!("test -d /tmp");
+    let input = write_deployment(tmp.path(), json!({"web": ok}), json!({}));
+    let r = render(&input, &out, &["--strict"]);
+    assert!(r.ok && !r.stderr.contains("is not"), "{}", r.stderr);
+    let ran = docker_run(&out.join("images/web.tar"), &[], &[]);
+    assert!(ran.ok && ran.stdout == "hi\n", "{}{}", ran.stdout, ran.stderr);
+
+    // Without any package, preStart's shell and a bare name are both missing.
+    let mut bare = service(None, &["server"]);
+    bare["preStart"] = json!("true");
+    let input = write_deployment(tmp.path(), json!({"web": bare}), json!({}));
+    let r = render(&input, &out, &[]);
+    assert!(r.ok, "{}", r.stderr);
+    assert!(r.stderr.contains("the Entrypoint program \"sh\" is not on the image's PATH"), "{}", r.stderr);
+    assert!(r.stderr.contains("the Cmd program \"server\" is not on the image's PATH"), "{}", r.stderr);
+}
+
+#[test]
+fn a_source_config_file_is_readable_by_the_service_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let busybox = busybox_package(tmp.path());
+    let secret = tmp.path().join("db-password");
+    std::fs::write(&secret, "hunter2\n").unwrap();
+    let mut svc = service(Some(&busybox), &["sh", "-c", "busybox stat -c '%a %U %G' /etc/db-password /etc/motd; cat /etc/db-password"]);
+    svc["user"] = json!("app");
+    svc["configData"] = json!({
+        "password": {"path": "/etc/db-password", "source": secret},
+        "motd": {"path": "/etc/motd", "text": "hello\n"},
+    });
+    let input = write_deployment(tmp.path(), json!({"db": svc}), json!({}));
+    let out = tmp.path().join("out");
+    let r = render(&input, &out, &["--strict"]);
+    assert!(r.ok, "{}", r.stderr);
+    let archive = out.join("images/db.tar");
+    let ran = docker_run(&archive, &[], &[]);
+    assert!(ran.ok, "{}{}", ran.stdout, ran.stderr);
+    assert_eq!(ran.stdout, "440 root app\n444 root root\nhunter2\n", "modes and owners, then the service reads its secret");
+    // Another user of the container cannot.
+    let other = docker_run(&archive, &["--user", "4242:4242"], &["cat", "/etc/db-password"]);
+    assert!(!other.ok && other.stderr.contains("Permission denied"), "another user read the secret: {}{}", other.stdout, other.stderr);
+}
