@@ -4,7 +4,7 @@ use crate::settings::DeploymentSettings;
 use crate::yaml::{self, string, strings};
 use nix2dream_plugin_kit::types::ImageRequest;
 use nix2dream_plugin_kit::{
-    diagnostics, image, Dependency, DependencyCondition, Deployment, Diagnostic, Probe, Protocol, RestartPolicy, Service,
+    diagnostics, image, programs, Dependency, DependencyCondition, Deployment, Diagnostic, Probe, Protocol, RestartPolicy, Service,
 };
 use serde_yaml_ng::{Mapping, Value};
 
@@ -24,17 +24,21 @@ fn seconds(s: u32) -> Value {
     Value::String(format!("{s}s"))
 }
 
-fn healthcheck(svc: &Service, warnings: &mut Vec<Diagnostic>) -> Option<Value> {
+fn healthcheck(d: &Deployment, svc: &Service, warnings: &mut Vec<Diagnostic>) -> Option<Value> {
     let h = svc.healthcheck.as_ref()?;
     let mut test = vec!["CMD".to_owned()];
     match &h.probe {
         Probe::Command(argv) => test.extend(argv.iter().cloned()),
         Probe::Http(http) => {
-            warnings.push(diagnostics::warning(
-                &svc.name,
-                "healthcheck",
-                "the http healthcheck runs `wget` inside the container: it must be on the service's PATH (e.g. busybox in `path`)",
-            ));
+            // The image holds only the service's packages: check, then warn.
+            if programs::lookup(d, svc, "wget") == programs::Lookup::Missing {
+                warnings.push(diagnostics::warning(
+                    &svc.name,
+                    "healthcheck",
+                    "the http healthcheck runs `wget` inside the container, and none of the service's packages holds it: \
+                     put busybox or wget in `package` or `path`",
+                ));
+            }
             let path = if http.path.starts_with('/') { http.path.clone() } else { format!("/{}", http.path) };
             test.extend(["wget", "-q", "-O", "/dev/null"].map(String::from));
             test.push(format!("http://127.0.0.1:{}{path}", http.port));
@@ -143,7 +147,7 @@ pub fn compose_service(
     if !svc.depends_on.is_empty() {
         m.insert("depends_on".into(), depends_on(d, svc, &svc.depends_on, &mut warnings));
     }
-    if let Some(h) = healthcheck(svc, &mut warnings) {
+    if let Some(h) = healthcheck(d, svc, &mut warnings) {
         m.insert("healthcheck".into(), h);
     }
     let restart = match svc.restart {

@@ -58,6 +58,26 @@ fn http_healthchecks_use_wget_on_the_declared_port() {
     assert_eq!(test, ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/health"]);
 }
 
+/// The wget warning is given only when wget is known to be in none of the
+/// service's packages (the image holds nothing else).
+#[test]
+fn the_wget_warning_only_when_no_package_holds_wget() {
+    let web = service("web", &["w"]).path_entry("/nix/store/a-busybox").with(|s| {
+        s.healthcheck = Some(Healthcheck { probe: Probe::Http(HttpProbe { port: 8080, path: "/".into() }), ..check(5) })
+    });
+    let with_listing = |programs: &[&str]| {
+        let mut d = deployment(vec![web.clone()]);
+        d.bin_directories = vec![nix2dream_plugin_kit::BinDirectory {
+            package: "/nix/store/a-busybox".into(),
+            programs: programs.iter().map(|p| (*p).to_owned()).collect(),
+        }];
+        let rendered = <crate::Compose as nix2dream_plugin_kit::Manager>::render(d).unwrap();
+        rendered.diagnostics.iter().filter(|d| d.message.contains("wget")).count()
+    };
+    assert_eq!(with_listing(&["sh", "wget"]), 0);
+    assert_eq!(with_listing(&["sh"]), 1);
+}
+
 #[test]
 fn volumes_ports_restart_resources_and_replicas() {
     let web = service("web", &["w"])
