@@ -1,10 +1,9 @@
 //! The conformance kit (`nix2dream_plugin_kit::conformance`) run against
 //! every bundled manager with its real consumer: the probe deployment —
 //! hostile words in argv, env and a config file, a working directory — is
-//! rendered by the plugin, run by honcho, Docker or docker-compose (k8s: the
-//! image its manifest names, as a kubelet would run it; systemd: in
-//! tests/tests/systemd.rs's machine), and what the process saw must be what
-//! the deployment says, byte for byte.
+//! rendered by the plugin, run by honcho, Docker, docker-compose or a real
+//! systemd (k8s: the image its manifest names, as a kubelet would run it),
+//! and what the process saw must be what the deployment says, byte for byte.
 
 use nix2dream_e2e::*;
 use nix2dream_plugin_kit::conformance::{Probe, SERVICE};
@@ -143,4 +142,37 @@ for doc in yaml.safe_load_all(open(sys.argv[1])):
     let container = Container::run(image);
     let log = wait_report(|| container.logs());
     assert_conforms("k8s", &r.probe, &log);
+}
+
+/// systemd: the units installed as the plugin's usage says, in the real
+/// systemd of tests/src/systemd_machine.rs; the probe's report read from the
+/// journal. Its working directory is under /var/lib (a StateDirectory=).
+#[test]
+fn systemd_under_a_real_systemd() {
+    use nix2dream_e2e::systemd_machine::Machine;
+    let r = render_probe("systemd", Some("/var/lib/n2d-probe"));
+    let machine = Machine::boot();
+    let mut deployment = None;
+    for entry in std::fs::read_dir(&r.out).unwrap().flatten() {
+        let path = entry.path();
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("service") => machine.copy_in(&path, "/etc/systemd/system/"),
+            Some("target") => {
+                machine.copy_in(&path, "/etc/systemd/system/");
+                deployment = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+            }
+            _ => {}
+        }
+    }
+    let deployment = deployment.expect("the plugin renders <deployment>.target");
+    machine.ok(&["mkdir", "-p", &format!("/etc/nix2dream/{deployment}")]);
+    machine.copy_in(&r.out.join("config"), &format!("/etc/nix2dream/{deployment}/"));
+    machine.ok(&["systemctl", "daemon-reload"]);
+    machine.ok(&["systemctl", "start", &format!("{deployment}.target")]);
+    let unit = format!("{deployment}-{SERVICE}.service");
+    let log = wait_report(|| machine.exec(&["journalctl", "--no-pager", "-o", "cat", "-u", &unit]).stdout);
+    if !log.contains("N2D-PROBE end") {
+        panic!("no report from {unit}:\n{}", machine.journal());
+    }
+    assert_conforms("systemd", &r.probe, &log);
 }
