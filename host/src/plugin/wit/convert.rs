@@ -103,3 +103,31 @@ macro_rules! service_conversion {
 }
 
 pub(crate) use service_conversion;
+
+/// Expands to `upgrade_diagnostic` and `upgrade_info` in an older version's
+/// module: those records are the same in every version (other Rust types).
+macro_rules! result_upgrades {
+    () => {
+        pub fn upgrade_diagnostic(d: api::Diagnostic) -> latest::Diagnostic {
+            let severity = match d.severity {
+                api::Severity::Error => latest::Severity::Error,
+                api::Severity::Warning => latest::Severity::Warning,
+                api::Severity::Info => latest::Severity::Info,
+            };
+            latest::Diagnostic { severity, service: d.service, option_name: d.option_name, message: d.message }
+        }
+
+        pub fn upgrade_info(i: api::PluginInfo) -> latest::PluginInfo {
+            latest::PluginInfo {
+                name: i.name,
+                version: i.version,
+                description: i.description,
+                supported_options: i.supported_options,
+                settings_schema: i.settings_schema,
+                usage: i.usage,
+            }
+        }
+    };
+}
+
+pub(crate) use result_upgrades;

@@ -36,3 +36,20 @@ impl Contract {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Contract;
+
+    /// 0.x versions match as wasmtime matches them: same minor, any patch.
+    #[test]
+    fn patch_releases_are_served_by_their_minor_and_unknown_versions_by_none() {
+        assert_eq!(Contract::for_version("0.1.0"), Some(Contract::V0_1));
+        assert_eq!(Contract::for_version("0.2.1"), Some(Contract::V0_2));
+        assert_eq!(Contract::for_version("0.3.0"), Some(Contract::V0_3));
+        assert_eq!(Contract::for_version("0.3.9"), Some(Contract::V0_3));
+        for unknown in ["0.4.0", "0.9.0", "1.0.0", "1.3.0", "", "garbage"] {
+            assert_eq!(Contract::for_version(unknown), None, "{unknown}");
+        }
+    }
+}

@@ -23,14 +23,7 @@ pub fn deployment_for(dep: &d::Deployment, plugin_name: &str) -> api::Deployment
     }
 }
 
-pub fn upgrade_diagnostic(d: api::Diagnostic) -> latest::Diagnostic {
-    let severity = match d.severity {
-        api::Severity::Error => latest::Severity::Error,
-        api::Severity::Warning => latest::Severity::Warning,
-        api::Severity::Info => latest::Severity::Info,
-    };
-    latest::Diagnostic { severity, service: d.service, option_name: d.option_name, message: d.message }
-}
+super::convert::result_upgrades!();
 
 fn upgrade_content(c: api::FileContent) -> latest::FileContent {
     match c {
@@ -88,16 +81,5 @@ pub fn upgrade_rendered(r: api::Rendered) -> latest::Rendered {
             })
             .collect(),
         diagnostics: r.diagnostics.into_iter().map(upgrade_diagnostic).collect(),
-    }
-}
-
-pub fn upgrade_info(i: api::PluginInfo) -> latest::PluginInfo {
-    latest::PluginInfo {
-        name: i.name,
-        version: i.version,
-        description: i.description,
-        supported_options: i.supported_options,
-        settings_schema: i.settings_schema,
-        usage: i.usage,
     }
 }
