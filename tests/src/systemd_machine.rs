@@ -78,6 +78,32 @@ impl Machine {
         self.ok(&["systemctl", "show", "-P", name, unit]).trim().to_owned()
     }
 
+    /// Installs what the systemd plugin rendered into `out` as its usage
+    /// says: units and the target into /etc/systemd/system/, config files
+    /// into /etc/nix2dream/<deployment>/ (then `daemon-reload`, after
+    /// `prepare`, e.g. creating users). Returns the deployment's name.
+    pub fn install_systemd_output(&self, out: &Path, prepare: impl FnOnce(&Machine)) -> String {
+        let mut deployment = None;
+        for unit in std::fs::read_dir(out).unwrap().map(|e| e.unwrap().path()) {
+            match unit.extension().and_then(|e| e.to_str()) {
+                Some("service") => self.copy_in(&unit, "/etc/systemd/system/"),
+                Some("target") => {
+                    self.copy_in(&unit, "/etc/systemd/system/");
+                    deployment = unit.file_stem().map(|s| s.to_string_lossy().into_owned());
+                }
+                _ => {}
+            }
+        }
+        let deployment = deployment.expect("the systemd plugin renders <deployment>.target");
+        if out.join("config").is_dir() {
+            self.ok(&["mkdir", "-p", &format!("/etc/nix2dream/{deployment}")]);
+            self.copy_in(&out.join("config"), &format!("/etc/nix2dream/{deployment}/"));
+        }
+        prepare(self);
+        self.ok(&["systemctl", "daemon-reload"]);
+        deployment
+    }
+
     pub fn journal(&self) -> String {
         self.exec(&["journalctl", "--no-pager", "-n", "200"]).stdout
     }
@@ -87,4 +113,17 @@ impl Drop for Machine {
     fn drop(&mut self) {
         let _ = run(Command::new("docker").args(["rm", "-f", &self.0]));
     }
+}
+
+/// `systemd-analyze verify` of `units` (run in `dir`, where they refer to
+/// each other): it exits 0 on some problems, so its stderr must be empty too
+/// — but for users and groups, which exist on the target machine, not here.
+pub fn assert_systemd_analyze_verifies(dir: &Path, units: &[impl AsRef<std::ffi::OsStr>]) {
+    let r = run(Command::new("systemd-analyze").current_dir(dir).arg("verify").args(units));
+    let stderr: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| !l.contains("Failed to resolve user") && !l.contains("Failed to resolve group"))
+        .collect();
+    assert!(r.ok && stderr.is_empty(), "systemd-analyze verify:\n{}", r.stderr);
 }

@@ -152,22 +152,7 @@ fn systemd_under_a_real_systemd() {
     use nix2dream_e2e::systemd_machine::Machine;
     let r = render_probe("systemd", Some("/var/lib/n2d-probe"));
     let machine = Machine::boot();
-    let mut deployment = None;
-    for entry in std::fs::read_dir(&r.out).unwrap().flatten() {
-        let path = entry.path();
-        match path.extension().and_then(|e| e.to_str()) {
-            Some("service") => machine.copy_in(&path, "/etc/systemd/system/"),
-            Some("target") => {
-                machine.copy_in(&path, "/etc/systemd/system/");
-                deployment = path.file_stem().map(|s| s.to_string_lossy().into_owned());
-            }
-            _ => {}
-        }
-    }
-    let deployment = deployment.expect("the plugin renders <deployment>.target");
-    machine.ok(&["mkdir", "-p", &format!("/etc/nix2dream/{deployment}")]);
-    machine.copy_in(&r.out.join("config"), &format!("/etc/nix2dream/{deployment}/"));
-    machine.ok(&["systemctl", "daemon-reload"]);
+    let deployment = machine.install_systemd_output(&r.out, |_| {});
     machine.ok(&["systemctl", "start", &format!("{deployment}.target")]);
     let unit = format!("{deployment}-{SERVICE}.service");
     let log = wait_report(|| machine.exec(&["journalctl", "--no-pager", "-o", "cat", "-u", &unit]).stdout);
