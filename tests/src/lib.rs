@@ -1,6 +1,7 @@
 //! Helpers shared by the end-to-end tests. They drive the `nix2dream` built by
 //! `./x build` (found through `NIX2DREAM_DIST`), like a user would.
 
+pub mod nixos_units;
 pub mod systemd_machine;
 pub mod systemd_shop;
 

@@ -2,7 +2,8 @@
 //! every bundled manager with its real consumer: the probe deployment —
 //! hostile words in argv, env and a config file, a working directory — is
 //! rendered by the plugin, run by honcho, Docker, docker-compose or a real
-//! systemd (k8s: the image its manifest names, as a kubelet would run it),
+//! systemd (nixos: the units NixOS makes of its module; k8s: the image its
+//! manifest names, as a kubelet would run it),
 //! and what the process saw must be what the deployment says, byte for byte.
 
 use nix2dream_e2e::*;
@@ -16,6 +17,8 @@ const CONTAINER_WORKDIR: &str = "/srv/probe";
 struct Rendered {
     _tmp: tempfile::TempDir,
     probe: Probe,
+    /// The deployment's name (units are `<name>-probe.service`).
+    name: String,
     out: PathBuf,
 }
 
@@ -33,7 +36,7 @@ fn render_probe(plugin: &str, workdir: Option<&str>) -> Rendered {
     let out = tmp.path().join("out");
     let r = run(nix2dream().args(["render", "--plugin", plugin]).arg(&input).arg("--out").arg(&out));
     assert!(r.ok, "{plugin} refused the probe deployment:\n{}", r.stderr);
-    Rendered { _tmp: tmp, probe, out }
+    Rendered { _tmp: tmp, probe, name, out }
 }
 
 fn assert_conforms(plugin: &str, probe: &Probe, output: &str) {
@@ -160,4 +163,29 @@ fn systemd_under_a_real_systemd() {
         panic!("no report from {unit}:\n{}", machine.journal());
     }
     assert_conforms("systemd", &r.probe, &log);
+}
+
+/// nixos: the units NixOS makes of the rendered module.nix (its option
+/// declarations and unit conversion, tests/nixos/, as the nixos plugin's own
+/// tests use them), run in the same real systemd.
+#[test]
+fn nixos_module_units_under_a_real_systemd() {
+    use nix2dream_e2e::nixos_units::nixos_units;
+    use nix2dream_e2e::systemd_machine::Machine;
+    let Some(nixpkgs) = nixpkgs_or_skip("conformance::nixos_module_units_under_a_real_systemd") else { return };
+    let r = render_probe("nixos", Some("/var/lib/n2d-probe"));
+    let units_dir = r.out.join("units");
+    let (units, _, _) = nixos_units(&nixpkgs, &r.out, &units_dir);
+    let machine = Machine::boot();
+    for unit in &units {
+        machine.copy_in(unit, "/etc/systemd/system/");
+    }
+    machine.ok(&["systemctl", "daemon-reload"]);
+    machine.ok(&["systemctl", "start", &format!("{}.target", r.name)]);
+    let unit = format!("{}-{SERVICE}.service", r.name);
+    let log = wait_report(|| machine.exec(&["journalctl", "--no-pager", "-o", "cat", "-u", &unit]).stdout);
+    if !log.contains("N2D-PROBE end") {
+        panic!("no report from {unit}:\n{}", machine.journal());
+    }
+    assert_conforms("nixos", &r.probe, &log);
 }

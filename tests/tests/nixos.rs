@@ -7,40 +7,16 @@
 //! plugin's assertions. With a full nixpkgs, NixOS itself evaluates them.
 
 use nix2dream_e2e::systemd_machine::{assert_systemd_analyze_verifies, Machine};
+use nix2dream_e2e::nixos_units::{evaluate, nix_instantiate, nixos_units};
 use nix2dream_e2e::systemd_shop::{deployment, start_and_check};
 use nix2dream_e2e::*;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn render(input: &Path, out: &Path) -> Run {
     let r = run(nix2dream().args(["render", "--plugin", "nixos"]).arg(input).arg("--out").arg(out));
     assert!(r.ok, "{}", r.stderr);
     r
-}
-
-fn nix_instantiate() -> Command {
-    let mut cmd = Command::new("nix-instantiate");
-    cmd.env("NIX_CONFIG", "build-users-group =");
-    cmd
-}
-
-/// tests/nixos/eval.nix on a rendered module: what NixOS would make of it.
-/// Read-write, so the store files the module writes (builtins.toFile) exist,
-/// as when NixOS builds the system.
-fn evaluate(nixpkgs: &Path, module: &Path, extra_modules: &[&Path]) -> Result<Value, String> {
-    let extra: Vec<String> = extra_modules.iter().map(|m| m.display().to_string()).collect();
-    let r = run(nix_instantiate()
-        .args(["--eval", "--read-write-mode", "--strict", "--json"])
-        .arg(repo_root().join("tests/nixos/eval.nix"))
-        .args(["--arg", "lib", &format!("import {}/lib", nixpkgs.display())])
-        .args(["--arg", "module", &module.display().to_string()])
-        .args(["--arg", "extraModules", &format!("[ {} ]", extra.join(" "))]));
-    if r.ok {
-        Ok(serde_json::from_str(&r.stdout).unwrap())
-    } else {
-        Err(r.stderr)
-    }
 }
 
 /// A small deployment with ports, settings and an override target.
@@ -160,20 +136,6 @@ fn vm_forwards_ports_with_memory_and_cores_from_resources() {
     assert_eq!(forwards, [(8080, "127.0.0.1", "tcp"), (5353, "127.0.0.1", "udp")]);
     // The module's firewall stays closed; the VM opens the forwarded ports.
     assert_eq!(v["firewall"], json!({"allowedTCPPorts": [8080], "allowedUDPPorts": [5353]}));
-}
-
-/// The units NixOS makes of module.nix, written out: (directory, users, groups).
-fn nixos_units(nixpkgs: &Path, out: &Path, dir: &Path) -> (Vec<PathBuf>, Value, Vec<String>) {
-    let v = evaluate(nixpkgs, &out.join("module.nix"), &[]).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::create_dir_all(dir).unwrap();
-    let mut files = Vec::new();
-    for (name, text) in v["units"].as_object().unwrap() {
-        let file = dir.join(name);
-        std::fs::write(&file, text.as_str().unwrap()).unwrap();
-        files.push(file);
-    }
-    let groups = v["groups"].as_array().unwrap().iter().map(|g| g.as_str().unwrap().to_owned()).collect();
-    (files, v["users"].clone(), groups)
 }
 
 #[test]
