@@ -38,7 +38,10 @@ pub struct Machine(String);
 
 impl Machine {
     pub fn boot() -> Machine {
-        let name = format!("n2d-systemd-{}", std::process::id());
+        // Unique per boot: tests of one binary run in parallel, each with its own machine.
+        static BOOTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let boot = BOOTS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let name = format!("n2d-systemd-{}-{boot}", std::process::id());
         let _ = run(Command::new("docker").args(["rm", "-f", &name]));
         // systemd needs its own mount namespaces for BindReadOnlyPaths= and
         // friends: SYS_ADMIN, without seccomp/apparmor filters.
