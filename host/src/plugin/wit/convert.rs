@@ -104,10 +104,20 @@ macro_rules! service_conversion {
 
 pub(crate) use service_conversion;
 
-/// Expands to `upgrade_diagnostic` and `upgrade_info` in an older version's
-/// module: those records are the same in every version (other Rust types).
-macro_rules! result_upgrades {
+/// What every contract before 0.3.0 shares, expanded in its module: the
+/// deployment without `bin-directories`, and `upgrade_diagnostic` and
+/// `upgrade_info` (the same records in every version, other Rust types).
+macro_rules! before_v0_3 {
     () => {
+        /// What the plugin `plugin_name` receives.
+        pub fn deployment_for(dep: &d::Deployment, plugin_name: &str) -> api::Deployment {
+            api::Deployment {
+                name: dep.name.clone(),
+                settings_json: super::convert::settings_json(&dep.settings, plugin_name),
+                services: services_for(dep, plugin_name),
+            }
+        }
+
         pub fn upgrade_diagnostic(d: api::Diagnostic) -> latest::Diagnostic {
             let severity = match d.severity {
                 api::Severity::Error => latest::Severity::Error,
@@ -130,4 +140,4 @@ macro_rules! result_upgrades {
     };
 }
 
-pub(crate) use result_upgrades;
+pub(crate) use before_v0_3;

@@ -14,16 +14,7 @@ pub use exports::nix2dream::manager::plugin as api;
 
 super::convert::service_conversion!();
 
-/// What the plugin `plugin_name` receives.
-pub fn deployment_for(dep: &d::Deployment, plugin_name: &str) -> api::Deployment {
-    api::Deployment {
-        name: dep.name.clone(),
-        settings_json: super::convert::settings_json(&dep.settings, plugin_name),
-        services: services_for(dep, plugin_name),
-    }
-}
-
-super::convert::result_upgrades!();
+super::convert::before_v0_3!();
 
 fn upgrade_content(c: api::FileContent) -> latest::FileContent {
     match c {
