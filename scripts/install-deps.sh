@@ -2,7 +2,8 @@
 # Installs what the test suite needs, only what is missing: the Debian WASM
 # toolchain (when no rustup wasm32 target exists), Nix, shellcheck, skopeo,
 # umoci, docker-compose, podman (loads the images), debootstrap (a systemd
-# to run units under), a static busybox; honcho, check-jsonschema, kubernetes-validate, PyYAML and
+# to run units under), a static busybox, QEMU and a Debian kernel (the vm
+# plugin's tests boot VMs); honcho, check-jsonschema, kubernetes-validate, PyYAML and
 # ruamel.yaml (PyPI).
 # The Docker engine itself must already run (the compose tests use it). Needs root (or sudo) for apt; says what to install
 # otherwise.
@@ -34,6 +35,9 @@ if ! $only_build; then
   need_cmd debootstrap debootstrap
   # A statically linked busybox: test images run it with no base image.
   dpkg -s busybox-static >/dev/null 2>&1 || apt_missing+=(busybox-static)
+  # The vm plugin's tests boot QEMU (TCG) with Debian's kernel and modules.
+  need_cmd qemu-system-x86_64 qemu-system-x86
+  ls /boot/vmlinuz-* >/dev/null 2>&1 || apt_missing+=(linux-image-amd64)
 fi
 
 if [ ${#apt_missing[@]} -gt 0 ]; then

@@ -24,12 +24,12 @@ pub const MAX_LAYERS: usize = 100;
 pub const DEFAULT_IMAGE_LIMIT_MIB: u64 = 16 << 10;
 
 /// The paths a deployment names, below which plugins may have the host read.
-struct Readable {
+pub(crate) struct Readable {
     roots: Vec<PathBuf>,
 }
 
 impl Readable {
-    fn of(deployment: &Deployment) -> Readable {
+    pub(crate) fn of(deployment: &Deployment) -> Readable {
         let mut roots = Vec::new();
         for s in deployment.services.values() {
             let sources = s.config_data.values().filter_map(|c| c.source.as_ref());
@@ -48,7 +48,7 @@ impl Readable {
     }
 
     /// `path`, resolved (symlinks included), when it lies in what the deployment names.
-    fn check(&self, path: &str, what: &str) -> Result<PathBuf> {
+    pub(crate) fn check(&self, path: &str, what: &str) -> Result<PathBuf> {
         let resolved = Path::new(path).canonicalize().with_context(|| format!("{what} {path} cannot be read (is it in the Nix store? build it first)"))?;
         if !self.roots.iter().any(|root| resolved.starts_with(root)) {
             bail!("{what} {path} is not part of the deployment (not a closure root, package, path entry or config file source, nor inside one): refused, a plugin may only put into an image what the deployment names");

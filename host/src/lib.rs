@@ -15,3 +15,5 @@ pub mod input;
 pub mod output;
 pub mod plugin;
 pub mod render;
+pub mod vm_requests;
+pub mod vm_root;

@@ -3,7 +3,7 @@
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use nix2dream::plugin::{engine, limits::Limits, registry, Plugin, Severity};
-use nix2dream::{deployment, evaluate, image_requests, input, output, render};
+use nix2dream::{deployment, evaluate, image_requests, input, output, render, vm_requests};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -151,7 +151,11 @@ fn run_render(args: RenderArgs) -> Result<ExitCode> {
     for message in render::image_warnings(&images.warnings, &options)? {
         print_message(message.severity, &message.text);
     }
+    // VM roots share the image limit with the images.
+    let used: u64 = images.files.iter().filter_map(|f| match &f.contents { output::Contents::Spooled(p) => std::fs::metadata(p).ok(), _ => None }).map(|m| m.len()).sum();
+    let vm_roots = vm_requests::build_all(&outcome.vm_roots, &deployment, spool.path(), (args.limits.image_limit << 20).saturating_sub(used))?;
     outcome.files.extend(images.files);
+    outcome.files.extend(vm_roots);
     if args.check {
         let diffs = output::differences(&args.out, &outcome.files)?;
         if diffs.is_empty() {

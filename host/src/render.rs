@@ -4,7 +4,7 @@
 use crate::capability;
 use crate::deployment::Deployment;
 use crate::output::{paths, Contents, OutFile};
-use crate::plugin::{Artifact, ImageRequest, Plugin, Severity};
+use crate::plugin::{Artifact, ImageRequest, Plugin, Severity, VmRootRequest};
 use anyhow::{bail, Result};
 
 pub struct Options {
@@ -23,6 +23,8 @@ pub struct Outcome {
     pub files: Vec<OutFile>,
     /// Images to assemble from the Nix store (see `image_requests`).
     pub images: Vec<PendingImage>,
+    /// VM root file systems to assemble from the Nix store (see `vm_requests`).
+    pub vm_roots: Vec<PendingVmRoot>,
     pub messages: Vec<Message>,
 }
 
@@ -31,6 +33,15 @@ pub struct PendingImage {
     pub path: String,
     pub plugin: String,
     pub request: ImageRequest,
+}
+
+/// A VM root file system a plugin asked for, with its output path already prefixed.
+pub struct PendingVmRoot {
+    pub path: String,
+    pub plugin: String,
+    /// The plugin's name: its `settings.<name>.kernel` is the kernel it may use.
+    pub plugin_name: String,
+    pub request: VmRootRequest,
 }
 
 /// A plugin's text as it may reach the terminal: control characters (which
@@ -55,6 +66,7 @@ fn diagnostic_text(plugin: &Plugin, d: &crate::plugin::Diagnostic) -> String {
 pub fn render(deployment: &Deployment, plugins: &[Plugin], options: &Options) -> Result<Outcome> {
     let mut files = Vec::new();
     let mut images = Vec::new();
+    let mut vm_roots = Vec::new();
     let mut messages = Vec::new();
     let mut errors = Vec::new();
     // Several plugins render into OUT/<name>/: two of one name would collide.
@@ -119,13 +131,20 @@ pub fn render(deployment: &Deployment, plugins: &[Plugin], options: &Options) ->
                     }
                     images.push(PendingImage { path: prefix.clone() + &request.path, plugin: plugin.label(), request });
                 }
+                Artifact::VmRoot(request) => {
+                    if let Err(e) = paths::checked(&request.path) {
+                        errors.push(format!("{}: refused VM root path: {e}", plugin.label()));
+                        continue;
+                    }
+                    vm_roots.push(PendingVmRoot { path: prefix.clone() + &request.path, plugin: plugin.label(), plugin_name: plugin.info.name.clone(), request });
+                }
             }
         }
     }
     if !errors.is_empty() {
         bail!("render failed, nothing was written:\n  {}", errors.join("\n  "));
     }
-    Ok(Outcome { files, images, messages })
+    Ok(Outcome { files, images, vm_roots, messages })
 }
 
 /// What assembling the images found (a program an image would start is not

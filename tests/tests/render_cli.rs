@@ -180,7 +180,7 @@ fn a_missing_input_or_plugin_is_named() {
     let input = write_deployment(&s.root, services(), json!({}));
     let r = run(nix2dream().args(["render", "--plugin", "nomad"]).arg(&input).arg("--out").arg(&s.out));
     assert!(!r.ok && r.stderr.contains("no plugin named \"nomad\""), "{}", r.stderr);
-    assert!(r.stderr.contains("Known: compose, docker, k8s, nixos, procfile, systemd."), "the error lists the bundled plugins: {}", r.stderr);
+    assert!(r.stderr.contains("Known: compose, docker, k8s, nixos, procfile, systemd, vm."), "the error lists the bundled plugins: {}", r.stderr);
 }
 
 #[test]

@@ -241,7 +241,7 @@ impl LayerWriter {
 
 /// `/a/b/c` → `a/b/c`, refusing relative paths, `.`/`..`, empty components
 /// and the root itself.
-pub(super) fn image_relative_path(path: &str) -> Result<String> {
+pub(crate) fn image_relative_path(path: &str) -> Result<String> {
     let Some(rest) = path.strip_prefix('/') else {
         bail!("the path inside the image must be absolute (start with `/`)");
     };

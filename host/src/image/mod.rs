@@ -33,6 +33,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 pub use closure::closure;
+pub(crate) use layer::image_relative_path;
 
 /// What to build: an image request from a plugin, resolved by the host.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -17,7 +17,7 @@ use wit::{since_v0_1_0 as v0_1, since_v0_2_0 as v0_2, since_v0_3_0 as v0_3};
 use crate::bin_directories::BinDirectories;
 
 pub use engine::Origin;
-pub use wit::latest::{Artifact, Diagnostic, ImageRequest, PluginInfo, Rendered, Severity};
+pub use wit::latest::{Artifact, Diagnostic, ImageRequest, PluginInfo, Rendered, Severity, VmRootRequest};
 
 /// Instantiation, prepared once, for the contract version the plugin targets.
 enum Prepared {
@@ -242,16 +242,23 @@ fn diagnostic_size(d: &Diagnostic) -> usize {
 /// What an artifact weighs against the output limit: the bytes the plugin
 /// itself returned (an image's layers come from the store, not the plugin).
 fn artifact_size(artifact: &Artifact) -> usize {
+    let content = |c: &wit::latest::FileContent| match c {
+        wit::latest::FileContent::Text(t) => t.len(),
+        wit::latest::FileContent::Source(s) => s.len(),
+    };
     ARTIFACT_WEIGHT + match artifact {
         Artifact::File(f) => f.path.len() + f.contents.len(),
         Artifact::Image(image) => {
-            let content = |c: &wit::latest::FileContent| match c {
-                wit::latest::FileContent::Text(t) => t.len(),
-                wit::latest::FileContent::Source(s) => s.len(),
-            };
             image.path.len()
                 + image.files.iter().map(|f| f.path.len() + content(&f.content)).sum::<usize>()
                 + image.store_paths.iter().map(String::len).sum::<usize>()
+        }
+        Artifact::VmRoot(root) => {
+            root.path.len()
+                + root.kernel.len()
+                + root.modules.iter().map(String::len).sum::<usize>()
+                + root.files.iter().map(|f| f.path.len() + content(&f.content)).sum::<usize>()
+                + root.store_paths.iter().map(String::len).sum::<usize>()
         }
     }
 }

@@ -13,6 +13,7 @@ fn files(d: Deployment) -> (Vec<(String, String)>, Vec<String>) {
         .map(|a| match a {
             Artifact::File(f) => (f.path, String::from_utf8(f.contents).unwrap()),
             Artifact::Image(_) => panic!("no images from nixos"),
+            Artifact::VmRoot(_) => panic!("no VM roots from nixos"),
         })
         .collect();
     (files, rendered.diagnostics.into_iter().map(|d| d.message).collect())

@@ -15,6 +15,7 @@ fn files(d: nix2dream_plugin_kit::Deployment) -> (Vec<(String, String)>, Vec<Str
         .map(|a| match a {
             Artifact::File(f) => (f.path, String::from_utf8(f.contents).unwrap()),
             Artifact::Image(_) => panic!("no images from systemd"),
+            Artifact::VmRoot(_) => panic!("no VM roots from systemd"),
         })
         .collect();
     (files, rendered.diagnostics.into_iter().map(|d| d.message).collect())

@@ -43,6 +43,7 @@ pub fn files(r: &Rendered) -> BTreeMap<String, (Vec<u8>, bool)> {
         .map(|a| match a {
             Artifact::File(f) => (f.path.clone(), (f.contents.clone(), f.executable)),
             Artifact::Image(i) => panic!("the procfile plugin asked for an image: {}", i.name),
+            Artifact::VmRoot(v) => panic!("the procfile plugin asked for a VM root: {}", v.path),
         })
         .collect()
 }

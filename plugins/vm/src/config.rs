@@ -1,0 +1,135 @@
+//! The supervisor's configuration (`nix2dream_vm_init::Config`) from the
+//! deployment: services in start order, each with its exact argv, its whole
+//! environment, numeric user and group, volumes, health and limits.
+
+use crate::accounts::Accounts;
+use crate::settings::Settings;
+use nix2dream_plugin_kit::diagnostics::{error, warning};
+use nix2dream_plugin_kit::{Deployment, DependencyCondition, Diagnostic, Probe as CoreProbe, RestartPolicy, Service};
+use nix2dream_vm_init as init;
+
+/// The 9p tag of the host directory that holds persistent volumes.
+pub const VOLUMES_TAG: &str = "volumes";
+
+pub fn has_persistent_volumes(d: &Deployment) -> bool {
+    d.services.iter().any(|s| s.volumes.iter().any(|v| v.persistent))
+}
+
+/// Dependencies first; otherwise in the deployment's (name) order.
+pub fn start_order(d: &Deployment) -> Result<Vec<&Service>, Diagnostic> {
+    let mut order: Vec<&Service> = Vec::new();
+    while order.len() < d.services.len() {
+        let next = d.services.iter().find(|s| {
+            !order.iter().any(|o| o.name == s.name) && s.depends_on.iter().all(|dep| order.iter().any(|o| o.name == dep.service) || !d.services.iter().any(|x| x.name == dep.service))
+        });
+        match next {
+            Some(s) => order.push(s),
+            None => {
+                let left: Vec<&str> = d.services.iter().filter(|s| !order.iter().any(|o| o.name == s.name)).map(|s| s.name.as_str()).collect();
+                return Err(nix2dream_plugin_kit::diagnostics::deployment_error(format!("dependsOn forms a cycle among {}: no start order exists", left.join(", "))));
+            }
+        }
+    }
+    Ok(order)
+}
+
+/// `PATH` from the package's and the `path` entries' `bin/`, unless env sets one.
+fn environment(s: &Service) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = s.env.iter().map(|e| (e.name.clone(), e.value.clone())).collect();
+    let dirs: Vec<String> = s.package.iter().chain(&s.path).map(|p| format!("{}/bin", p.trim_end_matches('/'))).collect();
+    if !dirs.is_empty() && !env.iter().any(|(k, _)| k == "PATH") {
+        env.push(("PATH".into(), dirs.join(":")));
+    }
+    env
+}
+
+/// "0.5" → 500 thousandths of a CPU.
+pub fn cpu_millis(cpus: &str) -> Option<u32> {
+    let (whole, frac) = cpus.split_once('.').unwrap_or((cpus, ""));
+    if whole.is_empty() && frac.is_empty() || !whole.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) || frac.len() > 3 {
+        return None;
+    }
+    let whole: u32 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+    let frac: u32 = format!("{frac:0<3}").parse().ok()?;
+    whole.checked_mul(1000)?.checked_add(frac).filter(|m| *m > 0)
+}
+
+pub fn build(d: &Deployment, settings: &Settings, accounts: &Accounts, warnings: &mut Vec<Diagnostic>) -> Result<init::Config, Vec<Diagnostic>> {
+    let mut errors = Vec::new();
+    let mut services = Vec::new();
+    for s in start_order(d).map_err(|e| vec![e])? {
+        if s.argv.is_empty() {
+            errors.push(error(&s.name, "process.argv", "the VM runs a command per service: process.argv is empty"));
+            continue;
+        }
+        // preStart needs a shell: it runs, then execs argv unchanged.
+        let argv = match &s.pre_start {
+            Some(script) => {
+                warnings.push(warning(&s.name, "preStart", "preStart runs with `sh` from the service's PATH: put a shell in `package` or `path`"));
+                let mut argv = vec!["sh".into(), "-ec".into(), format!("{script}\nexec \"$@\""), format!("{} preStart", s.name)];
+                argv.extend(s.argv.iter().cloned());
+                argv
+            }
+            None => s.argv.clone(),
+        };
+        let cpu = match &s.resources.cpus {
+            Some(c) => match cpu_millis(c) {
+                Some(m) => Some(m),
+                None => {
+                    errors.push(error(&s.name, "resources", format!("resources.cpus {c:?} is not a positive decimal with at most 3 decimals")));
+                    continue;
+                }
+            },
+            None => None,
+        };
+        for dep in &s.depends_on {
+            let target = d.services.iter().find(|x| x.name == dep.service);
+            if dep.condition == DependencyCondition::Healthy && target.is_some_and(|t| t.healthcheck.is_none()) {
+                warnings.push(warning(&s.name, "dependsOn", format!("{} has no healthcheck: {} starts once it is started", dep.service, s.name)));
+            }
+        }
+        if s.replicas > 1 && !s.ports.is_empty() {
+            warnings.push(warning(&s.name, "replicas", "the replicas share the VM's network: only one of them can listen on each port"));
+        }
+        let (uid, gid) = accounts.ids(s);
+        services.push(init::Service {
+            name: s.name.clone(),
+            description: s.description.clone(),
+            argv,
+            env: environment(s),
+            uid,
+            gid,
+            working_directory: s.working_directory.clone(),
+            volumes: s.volumes.iter().map(|v| init::Volume { name: v.name.clone(), path: v.path.clone(), persistent: v.persistent }).collect(),
+            depends_on: s.depends_on.iter().map(|dep| init::Dependency { service: dep.service.clone(), healthy: dep.condition == DependencyCondition::Healthy }).collect(),
+            healthcheck: s.healthcheck.as_ref().map(|h| init::Healthcheck {
+                probe: match &h.probe {
+                    CoreProbe::Command(argv) => init::Probe::Command(argv.clone()),
+                    CoreProbe::Http(p) => init::Probe::Http { port: p.port, path: p.path.clone() },
+                },
+                interval_seconds: h.interval_seconds,
+                timeout_seconds: h.timeout_seconds,
+                retries: h.retries,
+                start_period_seconds: h.start_period_seconds,
+            }),
+            restart: match s.restart {
+                RestartPolicy::Never => init::Restart::Never,
+                RestartPolicy::OnFailure => init::Restart::OnFailure,
+                RestartPolicy::Always => init::Restart::Always,
+            },
+            replicas: s.replicas.max(1),
+            memory_mib: s.resources.memory_mib,
+            cpu_millis: cpu,
+        });
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(init::Config {
+        deployment: d.name.clone(),
+        network: init::Network::default(),
+        volumes_tag: has_persistent_volumes(d).then(|| VOLUMES_TAG.to_owned()),
+        stop_timeout_seconds: settings.stop_timeout_seconds,
+        services,
+    })
+}

@@ -1,0 +1,44 @@
+//! What a service needs before its first process starts: its volumes
+//! (persistent ones bound from the host's share, others a fresh tmpfs), its
+//! working directory, and its cgroup limits.
+
+use crate::boot::VOLUMES_MOUNT;
+use crate::{spawn, sys};
+use nix2dream_vm_init::Service;
+use std::path::Path;
+
+pub fn prepare(service: &Service) -> Result<(), String> {
+    for volume in &service.volumes {
+        let target = Path::new(&volume.path);
+        std::fs::create_dir_all(target).map_err(|e| format!("volume {}: cannot create {}: {e}", volume.name, volume.path))?;
+        if volume.persistent {
+            // <share>/<service>/<volume> on the host, kept across VM restarts.
+            let source = Path::new(VOLUMES_MOUNT).join(&service.name).join(&volume.name);
+            std::fs::create_dir_all(&source).map_err(|e| format!("volume {}: cannot create it on the host's share: {e}", volume.name))?;
+            sys::chown(&source, service.uid, service.gid).map_err(|e| format!("volume {}: cannot give it to uid {}: {e}", volume.name, service.uid))?;
+            sys::bind_mount(&source, target).map_err(|e| format!("volume {}: cannot mount it on {}: {e}", volume.name, volume.path))?;
+        } else {
+            let options = format!("mode=0755,uid={},gid={}", service.uid, service.gid);
+            sys::mount("tmpfs", target, "tmpfs", libc::MS_NOSUID | libc::MS_NODEV, &options)
+                .map_err(|e| format!("volume {}: cannot mount a tmpfs on {}: {e}", volume.name, volume.path))?;
+        }
+    }
+    if let Some(dir) = &service.working_directory {
+        let dir = Path::new(dir);
+        if !dir.exists() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create the working directory {}: {e}", dir.display()))?;
+            sys::chown(dir, service.uid, service.gid).map_err(|e| format!("cannot give the working directory to uid {}: {e}", service.uid))?;
+        }
+    }
+    if let Some(dir) = spawn::cgroup_dir(service) {
+        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create cgroup {dir}: {e}"))?;
+        if let Some(mib) = service.memory_mib {
+            std::fs::write(format!("{dir}/memory.max"), (mib << 20).to_string()).map_err(|e| format!("cannot set memory.max of {dir}: {e}"))?;
+        }
+        if let Some(millis) = service.cpu_millis {
+            // cpu.max: quota and period in µs; 1000 millis = one CPU.
+            std::fs::write(format!("{dir}/cpu.max"), format!("{} 100000", u64::from(millis) * 100)).map_err(|e| format!("cannot set cpu.max of {dir}: {e}"))?;
+        }
+    }
+    Ok(())
+}
