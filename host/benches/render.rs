@@ -6,10 +6,14 @@
 //! - peak: the process's peak resident memory (VmHWM) for that case alone;
 //!   each case runs in a child process so peaks do not accumulate.
 //!
+//! - scale: 10,000 to 100,000 services of a JSON deployment through the whole
+//!   pipeline with procfile (parse + validate, render, write to disk), to
+//!   show time and memory grow linearly.
+//!
 //! Not a timed test: it prints numbers (docs/benchmarks.md keeps the latest).
 
 use nix2dream::deployment::{self, Deployment};
-use nix2dream::plugin::{limits::Limits, Plugin};
+use nix2dream::plugin::{engine::Cache, limits::Limits, Plugin};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -53,20 +57,21 @@ fn ms(d: Duration) -> String {
 
 /// One case, in this (child) process.
 fn case(plugin: &str, services: usize) {
-    let cache = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = Cache::open(&tmp.path().join("cache"), &tmp.path().join("state/cache.key"), 512 << 20).unwrap();
     let file = plugin_file(plugin);
     let big = deployment_with(services);
     let tiny = deployment_with(1);
     let limits = Limits::default();
 
     let start = Instant::now();
-    let p = Plugin::load(&file, limits, Some(cache.path())).unwrap();
+    let p = Plugin::load(&file, limits, Some(&cache)).unwrap();
     let out = p.render(&big, &Default::default()).unwrap().expect("renders");
     let cold = start.elapsed();
     assert!(!out.artifacts.is_empty());
 
     let start = Instant::now();
-    let p = Plugin::load(&file, limits, Some(cache.path())).unwrap();
+    let p = Plugin::load(&file, limits, Some(&cache)).unwrap();
     p.render(&big, &Default::default()).unwrap().expect("renders");
     let warm = start.elapsed();
 
@@ -87,10 +92,56 @@ fn case(plugin: &str, services: usize) {
     );
 }
 
+/// A JSON deployment of `services` small services, each depending on the next.
+fn big_json(services: usize) -> String {
+    let mut map = serde_json::Map::new();
+    for i in 0..services {
+        let mut s = serde_json::json!({"process": {"argv": ["app", i.to_string()]}, "env": {"ID": i.to_string()}});
+        if i + 1 < services {
+            s["dependsOn"] = serde_json::json!({ format!("s{}", i + 1): {} });
+        }
+        map.insert(format!("s{i}"), s);
+    }
+    serde_json::json!({"schema": "nix2dream/v1", "name": "scale", "services": map, "ignoreUnsupported": ["dependsOn"]}).to_string()
+}
+
+/// The whole pipeline for one big deployment, in this (child) process.
+fn scale(services: usize) {
+    use nix2dream::{output, render};
+    let tmp = tempfile::tempdir().unwrap();
+    let text = big_json(services);
+    let start = Instant::now();
+    let d = deployment::from_json(&text).unwrap();
+    let load = start.elapsed();
+    let limits = Limits { memory_bytes: 2 << 30, output_bytes: 1 << 30, ..Limits::default() };
+    let cache = Cache::open(&tmp.path().join("cache"), &tmp.path().join("state/cache.key"), 512 << 20).unwrap();
+    let plugins = [Plugin::load(&plugin_file("procfile"), limits, Some(&cache)).unwrap()];
+    let start = Instant::now();
+    let options = render::Options { strict: false, allow_unsupported: Vec::new() };
+    let outcome = render::render(&d, &plugins, &options).unwrap();
+    let rendered = start.elapsed();
+    let start = Instant::now();
+    let mut out = output::OutputDir::open_for_writing(&tmp.path().join("out"), output::Wait::Yes).unwrap();
+    let written = out.write_all(&outcome.files, false).unwrap();
+    let write = start.elapsed();
+    println!(
+        "| {services} | {} | {} | {} | {} | {} |",
+        written.written.len(),
+        ms(load),
+        ms(rendered),
+        ms(write),
+        peak_rss_kib() / 1024
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(pos) = args.iter().position(|a| a == "--case") {
         case(&args[pos + 1], args[pos + 2].parse().unwrap());
+        return;
+    }
+    if let Some(pos) = args.iter().position(|a| a == "--scale") {
+        scale(args[pos + 1].parse().unwrap());
         return;
     }
     println!("| plugin | services | cold load+render (ms) | warm load+render (ms) | instantiate + trivial call (µs) | peak RSS (MiB) |");
@@ -103,5 +154,12 @@ fn main() {
                 .unwrap();
             assert!(status.success(), "case {plugin}/{services} failed");
         }
+    }
+    println!();
+    println!("| services (procfile) | files written | parse + validate (ms) | render (ms) | write (ms) | peak RSS (MiB) |");
+    println!("|---|---|---|---|---|---|");
+    for services in [10_000, 30_000, 100_000] {
+        let status = std::process::Command::new(&args[0]).args(["--scale", &services.to_string()]).status().unwrap();
+        assert!(status.success(), "scale case {services} failed");
     }
 }

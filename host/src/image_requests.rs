@@ -1,7 +1,9 @@
 //! Turning plugins' image requests into image archives: the host reads what
 //! plugins cannot (config file sources in the Nix store, the closure) and
-//! assembles each image with [`crate::image`], spooled to a temporary
-//! directory until the output is written atomically.
+//! assembles each image with [`crate::image`], spooled into the output
+//! directory's stage folder (`OutputDir::spool_dir`) until the output is
+//! switched: a render that fails or is interrupted leaves no archive behind,
+//! and one killed outright leaves them to the next run, which removes them.
 //!
 //! Plugins are untrusted, and here the host reads files on their behalf: it
 //! reads only what the deployment itself names (closure roots, packages,
@@ -131,8 +133,10 @@ pub fn build_all(images: &[PendingImage], deployment: &Deployment, spool: &Path,
     let mut total: u64 = 0;
     for (i, pending) in images.iter().enumerate() {
         let what = || format!("{}: image {}:{} ({})", pending.plugin, pending.request.name, pending.request.tag, pending.path);
+        crate::interrupt::checkpoint();
+        crate::output::fault_step("building an image").with_context(what)?;
         let spec = spec_of(pending, &readable).with_context(what)?;
-        let dest = spool.join(format!("image-{i}.tar"));
+        let dest = spool.join(format!("i{i}"));
         let image = image::build_archive(&spec, &dest).with_context(what)?;
         total += image.bytes;
         if total > limit_bytes {
@@ -151,7 +155,7 @@ pub fn build_all(images: &[PendingImage], deployment: &Deployment, spool: &Path,
             None => format!("{}: image {}", pending.plugin, pending.request.name),
         };
         built.warnings.extend(image.missing_programs.iter().map(|problem| format!("{subject}: {problem}")));
-        built.files.push(OutFile { path: pending.path.clone(), contents: Contents::Spooled(dest), executable: false });
+        built.files.push(OutFile { path: pending.path.clone(), contents: Contents::Spooled(dest), executable: false, origin: pending.plugin.clone() });
     }
     Ok(built)
 }
@@ -162,7 +166,9 @@ mod tests {
     use crate::deployment;
 
     fn readable(service: &str) -> Readable {
-        let d = deployment::from_json(&format!(r#"{{"schema":"nix2dream/v1","name":"t","services":{{"a":{service}}}}}"#)).unwrap();
+        let mut d = deployment::from_json(&format!(r#"{{"schema":"nix2dream/v1","name":"t","services":{{"a":{service}}}}}"#)).unwrap();
+        // Loading refuses relative entries; this defence holds without that check.
+        d.services.get_mut("a").unwrap().path.extend(["".to_owned(), ".".to_owned()]);
         Readable::of(&d)
     }
 
@@ -173,7 +179,7 @@ mod tests {
         std::fs::create_dir(&named).unwrap();
         std::fs::write(named.join("inside"), "x").unwrap();
         std::fs::write(tmp.path().join("beside"), "x").unwrap();
-        let r = readable(&format!(r#"{{"process":{{"argv":["x"]}},"path":["", ".", "{}"]}}"#, named.display()));
+        let r = readable(&format!(r#"{{"process":{{"argv":["x"]}},"path":["{}"]}}"#, named.display()));
         assert!(r.check(named.join("inside").to_str().unwrap(), "file").is_ok());
         let e = r.check(tmp.path().join("beside").to_str().unwrap(), "file").unwrap_err().to_string();
         assert!(e.contains("is not part of the deployment"), "{e}");

@@ -15,7 +15,7 @@ pub fn json_of(input: &Path, nixpkgs: Option<&Path>) -> Result<serde_json::Value
         crate::evaluate::evaluate_file(input, nixpkgs)
     } else {
         let text = std::fs::read_to_string(input).with_context(|| format!("cannot read {}", input.display()))?;
-        serde_json::from_str(&text).with_context(|| format!("{}: not valid JSON", input.display()))
+        deployment::strict_json::parse(&text).with_context(|| format!("{}: not valid JSON", input.display()))
     }
 }
 

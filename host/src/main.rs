@@ -3,7 +3,8 @@
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use nix2dream::plugin::{engine, limits::Limits, registry, Plugin, Severity};
-use nix2dream::{deployment, evaluate, image_requests, input, output, render, vm_requests};
+use nix2dream::text::printable;
+use nix2dream::{deployment, evaluate, image_requests, input, interrupt, output, render, vm_requests};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -36,6 +37,15 @@ enum Command {
     /// List or inspect plugins.
     #[command(subcommand)]
     Plugins(PluginsCommand),
+    /// Manage the compiled-plugin cache.
+    #[command(subcommand)]
+    Cache(CacheCommand),
+}
+
+#[derive(Subcommand)]
+enum CacheCommand {
+    /// Remove every compiled plugin from the cache (NIX2DREAM_CACHE_DIR, else ~/.cache/nix2dream).
+    Clean,
 }
 
 #[derive(Subcommand)]
@@ -72,6 +82,9 @@ struct LimitArgs {
     /// Largest total size of what one plugin may render, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = Limits::default().output_bytes >> 20)]
     output_limit: usize,
+    /// Largest plugin file that is compiled, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = Limits::default().plugin_bytes >> 20)]
+    plugin_size_limit: usize,
     /// Largest total size of the image archives one render may build, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = image_requests::DEFAULT_IMAGE_LIMIT_MIB)]
     image_limit: u64,
@@ -82,13 +95,28 @@ struct LimitArgs {
 
 impl LimitArgs {
     fn limits(&self) -> Limits {
-        Limits { memory_bytes: self.memory_limit << 20, fuel: self.fuel, output_bytes: self.output_limit << 20 }
+        Limits {
+            memory_bytes: self.memory_limit << 20,
+            fuel: self.fuel,
+            output_bytes: self.output_limit << 20,
+            plugin_bytes: self.plugin_size_limit << 20,
+        }
     }
 
-    fn load(&self, spec: &str) -> Result<Plugin> {
+    /// The compiled-plugin cache, unless disabled or unsafe (then said once).
+    fn cache(&self) -> Option<engine::Cache> {
+        if self.no_cache {
+            return None;
+        }
+        engine::Cache::open_default().unwrap_or_else(|e| {
+            eprintln!("warning: not using the compiled-plugin cache: {}", printable(&format!("{e:#}")));
+            None
+        })
+    }
+
+    fn load(&self, spec: &str, cache: Option<&engine::Cache>) -> Result<Plugin> {
         let file = registry::resolve(spec)?;
-        let cache = if self.no_cache { None } else { engine::default_cache_dir() };
-        Plugin::load(&file, self.limits(), cache.as_deref())
+        Plugin::load(&file, self.limits(), cache)
     }
 }
 
@@ -114,6 +142,9 @@ struct RenderArgs {
     /// Overwrite files in DIR that nix2dream did not write.
     #[arg(long)]
     force: bool,
+    /// Fail at once when another nix2dream run is writing to DIR, instead of waiting for it.
+    #[arg(long)]
+    no_wait: bool,
     #[command(flatten)]
     limits: LimitArgs,
     #[command(flatten)]
@@ -126,7 +157,7 @@ fn print_message(severity: Severity, text: &str) {
         Severity::Warning => "warning",
         Severity::Info => "info",
     };
-    eprintln!("{level}: {text}");
+    eprintln!("{level}: {}", printable(text));
 }
 
 fn run_render(args: RenderArgs) -> Result<ExitCode> {
@@ -139,36 +170,36 @@ fn run_render(args: RenderArgs) -> Result<ExitCode> {
         }
     }
     let deployment = input::load(&args.input, args.nix.nixpkgs.as_deref())?;
-    let plugins = args.plugins.iter().map(|spec| args.limits.load(spec)).collect::<Result<Vec<_>>>()?;
+    let cache = args.limits.cache();
+    let plugins = args.plugins.iter().map(|spec| args.limits.load(spec, cache.as_ref())).collect::<Result<Vec<_>>>()?;
     let options = render::Options { strict: args.strict, allow_unsupported: args.allow_unsupported.clone() };
     let mut outcome = render::render(&deployment, &plugins, &options)?;
     for message in &outcome.messages {
         print_message(message.severity, &message.text);
     }
-    // Image archives are spooled here until written (or compared) below.
-    let spool = tempfile::tempdir().context("creating a temporary directory for image archives")?;
-    let images = image_requests::build_all(&outcome.images, &deployment, spool.path(), args.limits.image_limit << 20)?;
-    for message in render::image_warnings(&images.warnings, &options)? {
-        print_message(message.severity, &message.text);
-    }
-    // VM roots share the image limit with the images.
-    let used: u64 = images.files.iter().filter_map(|f| match &f.contents { output::Contents::Spooled(p) => std::fs::metadata(p).ok(), _ => None }).map(|m| m.len()).sum();
-    let vm_roots = vm_requests::build_all(&outcome.vm_roots, &deployment, spool.path(), (args.limits.image_limit << 20).saturating_sub(used))?;
-    outcome.files.extend(images.files);
-    outcome.files.extend(vm_roots);
+    let wait = if args.no_wait { output::Wait::No } else { output::Wait::Yes };
+    let image_limit = args.limits.image_limit << 20;
     if args.check {
-        let diffs = output::differences(&args.out, &outcome.files)?;
+        let mut out = output::OutputDir::open_existing(&args.out, wait)?;
+        if let Some(out) = out.as_mut() {
+            build_artifacts(&mut outcome, &deployment, out, image_limit, &options)?;
+        }
+        let diffs = output::differences(out.as_mut(), &args.out, &outcome.files)?;
         if diffs.is_empty() {
             eprintln!("{} is up to date", args.out.display());
             return Ok(ExitCode::SUCCESS);
         }
         eprintln!("{} is out of date (re-run without --check to update it):", args.out.display());
         for diff in diffs {
-            eprintln!("  {diff}");
+            eprintln!("  {}", printable(&diff));
         }
         return Ok(ExitCode::FAILURE);
     }
-    let written = output::write_all(&args.out, &outcome.files, args.force)?;
+    // Locked, and any interrupted render undone, before anything is staged.
+    let mut out = output::OutputDir::open_for_writing(&args.out, wait)?;
+    build_artifacts(&mut outcome, &deployment, &mut out, image_limit, &options)?;
+    let written = out.write_all(&outcome.files, args.force)?;
+    drop(out);
     eprintln!(
         "wrote {} file(s) to {}{}",
         written.written.len(),
@@ -183,8 +214,42 @@ fn run_render(args: RenderArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Builds the image archives and VM roots the plugins asked for, inside the
+/// output directory's stage folder (so an interrupted render leaves nothing
+/// behind); VM roots share the image limit with the images.
+fn build_artifacts(
+    outcome: &mut render::Outcome,
+    deployment: &deployment::Deployment,
+    out: &mut output::OutputDir,
+    image_limit: u64,
+    options: &render::Options,
+) -> Result<()> {
+    if outcome.images.is_empty() && outcome.vm_roots.is_empty() {
+        return Ok(());
+    }
+    let spool = out.spool_dir()?;
+    let images = image_requests::build_all(&outcome.images, deployment, &spool, image_limit)?;
+    for message in render::image_warnings(&images.warnings, options)? {
+        print_message(message.severity, &message.text);
+    }
+    let used: u64 = images
+        .files
+        .iter()
+        .filter_map(|f| match &f.contents {
+            output::Contents::Spooled(p) => std::fs::metadata(p).ok(),
+            _ => None,
+        })
+        .map(|m| m.len())
+        .sum();
+    let vm_roots = vm_requests::build_all(&outcome.vm_roots, deployment, &spool, image_limit.saturating_sub(used))?;
+    outcome.files.extend(images.files);
+    outcome.files.extend(vm_roots);
+    Ok(())
+}
+
 fn plugins_list(limits: &LimitArgs) -> Result<()> {
     let found = registry::list();
+    let cache = limits.cache();
     if found.is_empty() {
         println!("no plugins found (bundled dir: {}; NIX2DREAM_PLUGIN_PATH: {})",
             registry::bundled_dir().map(|d| d.display().to_string()).unwrap_or_default(),
@@ -193,7 +258,7 @@ fn plugins_list(limits: &LimitArgs) -> Result<()> {
     let mut seen = std::collections::BTreeSet::new();
     for f in found {
         let shadowed = if seen.insert(f.name.clone()) { "" } else { " (shadowed)" };
-        match limits.load(&f.file.display().to_string()) {
+        match limits.load(&f.file.display().to_string(), cache.as_ref()) {
             Ok(p) => println!("{:<12} {:<8} {:<22} {}{shadowed}\n{:<12} {}", f.name, p.info.version, f.origin, f.file.display(), "", p.info.description),
             Err(e) => println!("{:<12} {:<8} {:<22} {}{shadowed}\n{:<12} unusable: {e:#}", f.name, "?", f.origin, f.file.display(), ""),
         }
@@ -202,7 +267,7 @@ fn plugins_list(limits: &LimitArgs) -> Result<()> {
 }
 
 fn plugins_inspect(spec: &str, limits: &LimitArgs) -> Result<()> {
-    let p = limits.load(spec)?;
+    let p = limits.load(spec, limits.cache().as_ref())?;
     let unsupported: Vec<&str> = deployment::options::CORE_OPTIONS
         .iter()
         .copied()
@@ -251,15 +316,27 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Plugins(PluginsCommand::List { limits }) => plugins_list(&limits)?,
         Command::Plugins(PluginsCommand::Inspect { plugin, limits }) => plugins_inspect(&plugin, &limits)?,
+        Command::Cache(CacheCommand::Clean) => {
+            let Some(dir) = engine::default_cache_dir() else {
+                bail!("no cache directory: neither NIX2DREAM_CACHE_DIR, XDG_CACHE_HOME nor HOME is set");
+            };
+            let (files, bytes) = engine::clean(&dir)?;
+            println!("removed {files} compiled plugin(s), {} KiB, from {}", bytes >> 10, dir.display());
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    if let Err(e) = interrupt::install() {
+        eprintln!("warning: cannot handle SIGINT/SIGTERM ({e:#}); an interrupted run may leave staged files for the next run to remove");
+    }
+    match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Errors quote deployment keys, paths and plugin text: escaped.
+            eprintln!("error: {}", printable(&format!("{e:#}")));
             ExitCode::FAILURE
         }
     }

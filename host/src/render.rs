@@ -5,6 +5,7 @@ use crate::capability;
 use crate::deployment::Deployment;
 use crate::output::{paths, Contents, OutFile};
 use crate::plugin::{Artifact, ImageRequest, Plugin, Severity, VmRootRequest};
+use crate::text::printable;
 use anyhow::{bail, Result};
 
 pub struct Options {
@@ -42,12 +43,6 @@ pub struct PendingVmRoot {
     /// The plugin's name: its `settings.<name>.kernel` is the kernel it may use.
     pub plugin_name: String,
     pub request: VmRootRequest,
-}
-
-/// A plugin's text as it may reach the terminal: control characters (which
-/// could move the cursor or recolour other lines) are shown escaped.
-fn printable(s: &str) -> String {
-    s.chars().map(|c| if c.is_control() && c != '\n' && c != '\t' { c.escape_default().to_string() } else { c.to_string() }).collect()
 }
 
 fn diagnostic_text(plugin: &Plugin, d: &crate::plugin::Diagnostic) -> String {
@@ -115,6 +110,7 @@ pub fn render(deployment: &Deployment, plugins: &[Plugin], options: &Options) ->
             }
         }
         let prefix = if plugins.len() > 1 { format!("{}/", plugin.info.name) } else { String::new() };
+        let label = plugin.label();
         for artifact in rendered.artifacts {
             match artifact {
                 Artifact::File(f) => {
@@ -122,7 +118,7 @@ pub fn render(deployment: &Deployment, plugins: &[Plugin], options: &Options) ->
                         errors.push(format!("{}: refused artifact path: {e}", plugin.label()));
                         continue;
                     }
-                    files.push(OutFile { path: prefix.clone() + &f.path, contents: Contents::Bytes(f.contents), executable: f.executable });
+                    files.push(OutFile { path: prefix.clone() + &f.path, contents: Contents::Bytes(f.contents), executable: f.executable, origin: label.clone() });
                 }
                 Artifact::Image(request) => {
                     if let Err(e) = paths::checked(&request.path) {
@@ -159,13 +155,7 @@ pub fn image_warnings(warnings: &[String], options: &Options) -> Result<Vec<Mess
 
 #[cfg(test)]
 mod tests {
-    use super::{image_warnings, printable, Options};
-
-    #[test]
-    fn plugin_text_cannot_drive_the_terminal() {
-        assert_eq!(printable("ok\u{1b}[2K\rfake line\nnext\tcol"), "ok\\u{1b}[2K\\rfake line\nnext\tcol");
-        assert_eq!(printable("plain ünïcode"), "plain ünïcode");
-    }
+    use super::{image_warnings, Options};
 
     #[test]
     fn image_warnings_are_errors_under_strict() {

@@ -63,6 +63,8 @@ pub fn build_all(roots: &[PendingVmRoot], deployment: &Deployment, spool: &Path,
         .enumerate()
         .map(|(i, pending)| {
             let what = || format!("{}: VM root file system {}", pending.plugin, pending.path);
+            crate::interrupt::checkpoint();
+            crate::output::fault_step("building a VM root").with_context(what)?;
             let spec = spec_of(pending, deployment, &readable).with_context(what)?;
             let dest = spool.join(format!("vm-root-{i}.cpio"));
             let bytes = vm_root::build(&spec, &init, &dest, left).with_context(what)?;

@@ -389,7 +389,8 @@ in
     };
 
     replicas = mkOption {
-      type = types.ints.positive;
+      # Bounded like the host's check (deployment/validate.rs, MAX_REPLICAS).
+      type = types.ints.between 1 10000;
       default = 1;
       example = 3;
       description = "How many identical instances of the process to run.";

@@ -213,7 +213,7 @@ fn plugins_list_and_inspect_show_bundled_and_path_plugins() {
     let r = run(nix2dream().args(["plugins", "inspect", "procfile"]));
     assert!(r.ok, "{}", r.stderr);
     let line = |key: &str| r.stdout.lines().find(|l| l.starts_with(key)).unwrap_or_default().to_owned();
-    assert!(line("contract:").contains("nix2dream:manager@0.3.0"), "{}", r.stdout);
+    assert!(line("contract:").contains("nix2dream:manager@0.4.0"), "{}", r.stdout);
     assert!(line("supports:").contains("process.argv") && line("supports:").contains("configData"), "{}", r.stdout);
     assert!(line("ignores:").contains("healthcheck") && line("ignores:").contains("replicas"), "{}", r.stdout);
     assert!(r.stdout.split("usage:").nth(1).is_some_and(|u| u.contains("honcho")), "{}", r.stdout);
@@ -237,6 +237,49 @@ fn a_second_load_comes_from_the_cache_and_a_damaged_cache_is_rebuilt() {
 }
 
 #[test]
+fn a_tampered_cache_entry_is_recompiled_never_run() {
+    let cache = tempfile::tempdir().unwrap();
+    let inspect = || run(nix2dream().args(["plugins", "inspect", "procfile"]).env("NIX2DREAM_CACHE_DIR", cache.path()));
+    assert!(inspect().ok);
+    let entry = std::fs::read_dir(cache.path()).unwrap().flatten().map(|e| e.path()).next().unwrap();
+    let good = std::fs::read(&entry).unwrap();
+    // Bytes flipped in the code, in the middle and at the end (the tag): a
+    // native-code cache would crash or run them; this one recompiles.
+    for at in [good.len() / 3, good.len() / 2, good.len() - 1] {
+        let mut bad = good.clone();
+        for b in &mut bad[at..(at + 16).min(good.len())] {
+            *b ^= 0xff;
+        }
+        std::fs::write(&entry, &bad).unwrap();
+        let r = inspect();
+        assert!(r.ok && r.stdout.contains("loaded:      compiled now"), "flipped at {at}: {}{}", r.stdout, r.stderr);
+    }
+    // Another plugin's valid entry copied over this one is refused as well.
+    assert!(run(nix2dream().args(["plugins", "inspect", "systemd"]).env("NIX2DREAM_CACHE_DIR", cache.path())).ok);
+    let systemd_entry = std::fs::read_dir(cache.path()).unwrap().flatten().map(|e| e.path()).find(|p| *p != entry).unwrap();
+    std::fs::copy(&systemd_entry, &entry).unwrap();
+    let r = inspect();
+    assert!(r.ok && r.stdout.contains("compiled now") && r.stdout.contains("name:        procfile"), "{}{}", r.stdout, r.stderr);
+}
+
+#[test]
+fn a_cache_others_can_write_is_not_used_and_cache_clean_empties_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let cache = tempfile::tempdir().unwrap();
+    let inspect = || run(nix2dream().args(["plugins", "inspect", "procfile"]).env("NIX2DREAM_CACHE_DIR", cache.path()));
+    std::fs::set_permissions(cache.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let r = inspect();
+    assert!(r.ok && r.stderr.contains("not using the compiled-plugin cache") && r.stderr.contains("chmod go-w"), "{}", r.stderr);
+    assert_eq!(std::fs::read_dir(cache.path()).unwrap().count(), 0, "an unsafe cache was written to");
+    std::fs::set_permissions(cache.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    assert!(inspect().ok && inspect().stdout.contains("from the compiled-plugin cache"));
+    let r = run(nix2dream().args(["cache", "clean"]).env("NIX2DREAM_CACHE_DIR", cache.path()));
+    assert!(r.ok && r.stdout.contains("removed 1 compiled plugin(s)"), "{}{}", r.stdout, r.stderr);
+    assert_eq!(std::fs::read_dir(cache.path()).unwrap().count(), 0);
+    assert!(inspect().stdout.contains("compiled now"));
+}
+
+#[test]
 fn a_plugin_built_for_the_older_contract_still_loads_and_renders() {
     let s = setup();
     let input = write_deployment(&s.root, services(), json!({}));
@@ -250,7 +293,7 @@ fn a_plugin_built_for_the_older_contract_still_loads_and_renders() {
 }
 
 /// A 0.2.0 plugin (files, an image request, an info diagnostic) still loads
-/// and renders now that the contract is 0.3.0: its results are upgraded.
+/// and renders now that the contract is 0.4.0: its results are upgraded.
 #[test]
 fn a_plugin_built_for_contract_0_2_still_loads_and_renders_images() {
     let s = setup();
@@ -271,4 +314,26 @@ fn a_plugin_built_for_contract_0_2_still_loads_and_renders_images() {
     let list = run(std::process::Command::new("tar").arg("-xOf").arg(s.out.join("images/web.tar")).arg("index.json"));
     assert!(list.ok, "images/web.tar is an OCI archive: {}", list.stderr);
     assert!(list.stdout.contains("web:legacy") || list.stdout.contains("\"legacy\""), "{}", list.stdout);
+}
+
+/// A 0.3.0 plugin still loads now that the contract is 0.4.0, and still gets
+/// what 0.3.0 added: the programs in the services' packages.
+#[test]
+fn a_plugin_built_for_contract_0_3_still_gets_the_programs_of_the_packages() {
+    let s = setup();
+    let busybox = busybox_package(&s.root);
+    let input = write_deployment(
+        &s.root,
+        json!({"web": {"process": {"argv": ["httpd", "-f"]}, "package": busybox}}),
+        json!({}),
+    );
+    let inspect = run(nix2dream().args(["plugins", "inspect"]).arg(test_plugin("legacy-v0-3")));
+    assert!(inspect.ok, "{}", inspect.stderr);
+    assert!(inspect.stdout.contains("contract:    nix2dream:manager@0.3.0"), "{}", inspect.stdout);
+    let r = run(nix2dream().arg("render").arg("--plugin").arg(test_plugin("legacy-v0-3")).arg(&input).arg("--out").arg(&s.out));
+    assert!(r.ok, "{}", r.stderr);
+    assert!(r.stderr.contains("rendered by a 0.3.0 plugin"), "{}", r.stderr);
+    let programs = std::fs::read_to_string(s.out.join("programs.txt")).unwrap();
+    assert!(programs.starts_with(&format!("{busybox}: ")), "{programs}");
+    assert!(programs.split_whitespace().any(|p| p == "httpd"), "{programs}");
 }

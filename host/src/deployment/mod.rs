@@ -2,6 +2,7 @@
 
 mod model;
 pub mod options;
+pub mod strict_json;
 mod validate;
 
 pub use model::*;
@@ -11,8 +12,7 @@ use anyhow::{anyhow, bail, Result};
 /// Parses and validates a `nix2dream/v1` deployment. Errors name the field,
 /// e.g. `services.web.ports.http.port: invalid value: integer 70000, expected u16`.
 pub fn from_json(text: &str) -> Result<Deployment> {
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| anyhow!("not valid JSON: {e}"))?;
+    let value = strict_json::parse(text).map_err(|e| anyhow!("not valid JSON: {e}"))?;
     from_value(value)
 }
 

@@ -3,7 +3,37 @@
 
 use super::{options, Deployment, Protocol};
 use anyhow::{bail, Result};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap};
+
+/// The most replicas a service may ask for: far beyond any real deployment,
+/// and small enough for every manager's counters (and instance names).
+pub const MAX_REPLICAS: u32 = 10_000;
+
+/// At most this many problems are listed, then how many more there are.
+const MAX_LISTED: usize = 20;
+
+/// At most this many service names are offered as "known" in one message.
+const MAX_NAMES_OFFERED: usize = 10;
+
+/// Why `path` is not an absolute, normal path (a Nix store path is one).
+fn absolute_path_problem(path: &str) -> Option<&'static str> {
+    if !path.starts_with('/') {
+        Some("must be an absolute path (a Nix store path such as /nix/store/…-name)")
+    } else if path.split('/').skip(1).any(|part| part == "." || part == "..") {
+        Some("must not contain `.` or `..` components")
+    } else {
+        None
+    }
+}
+
+/// Some of the service names, for "no service named X (known: …)".
+fn some_names(d: &Deployment) -> String {
+    let mut names: Vec<&str> = d.services.keys().take(MAX_NAMES_OFFERED).map(String::as_str).collect();
+    if d.services.len() > MAX_NAMES_OFFERED {
+        names.push("…");
+    }
+    names.join(", ")
+}
 
 fn is_name(s: &str) -> bool {
     let mut bytes = s.bytes();
@@ -13,6 +43,7 @@ fn is_name(s: &str) -> bool {
 
 pub fn check(d: &Deployment) -> Result<()> {
     let mut errors = Vec::new();
+    let known = some_names(d);
     if !is_name(&d.name) {
         errors.push(format!("name: {:?} must match [a-z0-9][a-z0-9-]*", d.name));
     }
@@ -34,6 +65,14 @@ pub fn check(d: &Deployment) -> Result<()> {
             None => errors.push(format!("{}: must not be empty", at("process.argv"))),
             Some(p) if p.is_empty() => errors.push(format!("{}: the program (first element) must not be empty", at("process.argv"))),
             _ => {}
+        }
+        let paths = s.package.iter().map(|p| ("package".to_owned(), p))
+            .chain(s.path.iter().enumerate().map(|(i, p)| (format!("path[{i}]"), p)))
+            .chain(s.closure_roots.iter().enumerate().map(|(i, p)| (format!("closureRoots[{i}]"), p)));
+        for (field, path) in paths {
+            if let Some(problem) = absolute_path_problem(path) {
+                errors.push(format!("{}: {path:?} {problem}", at(&field)));
+            }
         }
         if let Some(wd) = &s.working_directory {
             if !wd.starts_with('/') {
@@ -65,7 +104,7 @@ pub fn check(d: &Deployment) -> Result<()> {
             if dep == name {
                 errors.push(format!("{}: a service cannot depend on itself", at(&format!("dependsOn.{dep}"))));
             } else if !d.services.contains_key(dep) {
-                errors.push(format!("{}: no service named {dep:?} (known: {})", at(&format!("dependsOn.{dep}")), d.services.keys().cloned().collect::<Vec<_>>().join(", ")));
+                errors.push(format!("{}: no service named {dep:?} (known: {known})", at(&format!("dependsOn.{dep}"))));
             }
         }
         if let Some(h) = &s.healthcheck {
@@ -78,6 +117,8 @@ pub fn check(d: &Deployment) -> Result<()> {
         }
         if s.replicas == 0 {
             errors.push(format!("{}: must be at least 1", at("replicas")));
+        } else if s.replicas > MAX_REPLICAS {
+            errors.push(format!("{}: {} is more than the {MAX_REPLICAS} replicas nix2dream allows", at("replicas"), s.replicas));
         }
         if s.resources.cpus.is_some_and(|c| !(c > 0.0 && c.is_finite())) {
             errors.push(format!("{}: must be a positive number", at("resources.cpus")));
@@ -89,39 +130,76 @@ pub fn check(d: &Deployment) -> Result<()> {
         }
     }
     if let Some(cycle) = find_cycle(d) {
-        errors.push(format!("dependsOn: dependency cycle: {}", cycle.join(" -> ")));
+        let shown = if cycle.len() > MAX_LISTED {
+            format!("{} -> … -> {} ({} services)", cycle[..MAX_LISTED / 2].join(" -> "), cycle[cycle.len() - 2..].join(" -> "), cycle.len() - 1)
+        } else {
+            cycle.join(" -> ")
+        };
+        errors.push(format!("dependsOn: dependency cycle: {shown}"));
     }
     if errors.is_empty() {
-        Ok(())
-    } else {
-        bail!("{}", errors.join("\n"))
+        return Ok(());
     }
+    let more = errors.len().saturating_sub(MAX_LISTED);
+    errors.truncate(MAX_LISTED);
+    if more > 0 {
+        errors.push(format!("… and {more} more problem(s) like these"));
+    }
+    bail!("{}", errors.join("\n"))
 }
 
 /// A dependency cycle, as the list of services along it, if there is one.
+/// Depth-first with an explicit stack: linear in services and edges, and no
+/// recursion for a long chain to overflow.
 fn find_cycle(d: &Deployment) -> Option<Vec<String>> {
-    fn visit<'a>(d: &'a Deployment, name: &'a str, stack: &mut Vec<&'a str>, done: &mut BTreeSet<&'a str>) -> Option<Vec<String>> {
-        if let Some(pos) = stack.iter().position(|s| *s == name) {
-            let mut cycle: Vec<String> = stack[pos..].iter().map(|s| s.to_string()).collect();
-            cycle.push(name.to_owned());
-            return Some(cycle);
+    let names: Vec<&str> = d.services.keys().map(String::as_str).collect();
+    let index: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+    let edges: Vec<Vec<usize>> = d
+        .services
+        .iter()
+        .map(|(name, s)| s.depends_on.keys().filter(|dep| *dep != name).filter_map(|dep| index.get(dep.as_str()).copied()).collect())
+        .collect();
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        OnPath,
+        Done,
+    }
+    let mut mark = vec![Mark::New; names.len()];
+    for start in 0..names.len() {
+        if mark[start] != Mark::New {
+            continue;
         }
-        if !done.insert(name) {
-            return None;
-        }
-        stack.push(name);
-        for dep in d.services.get(name).map(|s| s.depends_on.keys()).into_iter().flatten() {
-            if d.services.contains_key(dep) && dep != name {
-                if let Some(cycle) = visit(d, dep, stack, done) {
-                    return Some(cycle);
+        // (service, how many of its dependencies were followed already)
+        let mut path: Vec<(usize, usize)> = vec![(start, 0)];
+        mark[start] = Mark::OnPath;
+        while let Some((node, next)) = path.last_mut() {
+            let node = *node;
+            match edges[node].get(*next).copied() {
+                Some(dep) => {
+                    *next += 1;
+                    match mark[dep] {
+                        Mark::New => {
+                            mark[dep] = Mark::OnPath;
+                            path.push((dep, 0));
+                        }
+                        Mark::OnPath => {
+                            let from = path.iter().position(|(n, _)| *n == dep).expect("a service on the path");
+                            let mut cycle: Vec<String> = path[from..].iter().map(|(n, _)| names[*n].to_owned()).collect();
+                            cycle.push(names[dep].to_owned());
+                            return Some(cycle);
+                        }
+                        Mark::Done => {}
+                    }
+                }
+                None => {
+                    mark[node] = Mark::Done;
+                    path.pop();
                 }
             }
         }
-        stack.pop();
-        None
     }
-    let mut done = BTreeSet::new();
-    d.services.keys().find_map(|name| visit(d, name, &mut Vec::new(), &mut done))
+    None
 }
 
 #[cfg(test)]
@@ -177,5 +255,58 @@ mod tests {
         ] {
             assert!(e.contains(expected), "missing {expected:?} in:\n{e}");
         }
+    }
+
+    fn chain(n: usize, last_depends_on: Option<&str>) -> String {
+        let mut services = serde_json::Map::new();
+        for i in 0..n {
+            let next = if i + 1 < n { Some(format!("s{}", i + 1)) } else { last_depends_on.map(str::to_owned) };
+            let mut s = serde_json::json!({"process": {"argv": ["x"]}});
+            if let Some(next) = next {
+                s["dependsOn"] = serde_json::json!({ next: {} });
+            }
+            services.insert(format!("s{i}"), s);
+        }
+        with_services(&serde_json::Value::Object(services).to_string())
+    }
+
+    #[test]
+    fn a_long_dependency_chain_is_checked_without_recursion() {
+        // 40,000 links overflowed the stack when the search recursed.
+        let d = from_json(&chain(40_000, None)).expect("a chain has no cycle");
+        assert_eq!(d.services.len(), 40_000);
+        let e = error_of(&chain(40_000, Some("s0")));
+        assert!(e.starts_with("dependsOn: dependency cycle: s0 -> s1 -> "), "{}", &e[..200.min(e.len())]);
+        assert!(e.ends_with("(40000 services)") && e.len() < 1000, "the cycle is not summarised: {} bytes", e.len());
+    }
+
+    #[test]
+    fn many_problems_give_a_bounded_error() {
+        // Each of 20,000 services names a missing dependency: the error lists
+        // 20 problems and a count, and never every service name per problem.
+        let mut services = serde_json::Map::new();
+        for i in 0..20_000 {
+            services.insert(format!("s{i}"), serde_json::json!({"process": {"argv": ["x"]}, "dependsOn": {format!("ghost{i}"): {}}}));
+        }
+        let e = error_of(&with_services(&serde_json::Value::Object(services).to_string()));
+        assert!(e.contains("services.s0.dependsOn.ghost0: no service named \"ghost0\" (known: s0, s1, "), "{}", &e[..300]);
+        assert!(e.ends_with("… and 19980 more problem(s) like these"), "{}", &e[e.len() - 200..]);
+        assert!(e.len() < 10_000, "{} bytes of errors", e.len());
+    }
+
+    #[test]
+    fn paths_and_replicas_are_checked_with_the_field_named() {
+        let e = error_of(&with_services(
+            r#"{"a":{"process":{"argv":["a"]},"package":"result/bin","path":["/nix/store/x","tools"],"closureRoots":["/nix/store/../etc"],"replicas":4294967295}}"#,
+        ));
+        for expected in [
+            "services.a.package: \"result/bin\" must be an absolute path",
+            "services.a.path[1]: \"tools\" must be an absolute path",
+            "services.a.closureRoots[0]: \"/nix/store/../etc\" must not contain `.` or `..`",
+            "services.a.replicas: 4294967295 is more than the 10000 replicas",
+        ] {
+            assert!(e.contains(expected), "missing {expected:?} in:\n{e}");
+        }
+        assert!(!e.contains("path[0]"), "{e}");
     }
 }

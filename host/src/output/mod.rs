@@ -1,11 +1,18 @@
 //! Writing artifacts under the output directory, and comparing them with it.
+//! `state.rs` opens and locks it, `write.rs` checks and stages a render,
+//! `journal.rs` switches it in so that it survives a crash at any point.
 
 mod check;
+mod fault;
+mod journal;
+mod nofollow;
 pub mod paths;
+mod state;
 mod write;
 
 pub use check::differences;
-pub use write::write_all;
+pub use state::{OutputDir, Wait};
+pub use write::Written;
 
 /// One file to write, with a path already checked by [`paths::checked`].
 #[derive(Debug, Clone)]
@@ -13,6 +20,8 @@ pub struct OutFile {
     pub path: String,
     pub contents: Contents,
     pub executable: bool,
+    /// Who asked for it (`plugin name@version`), for error messages.
+    pub origin: String,
 }
 
 /// A file's bytes: in memory, or spooled to a temporary file (image
@@ -21,6 +30,11 @@ pub struct OutFile {
 pub enum Contents {
     Bytes(Vec<u8>),
     Spooled(std::path::PathBuf),
+}
+
+/// A step of writing under `--out`, for fault injection (crash tests).
+pub fn fault_step(what: &str) -> std::io::Result<()> {
+    fault::step(what)
 }
 
 impl Contents {
@@ -57,27 +71,4 @@ impl Contents {
             Ok(filled)
         }
     }
-}
-
-use anyhow::{Context, Result};
-use cap_std::fs::Dir;
-use std::collections::BTreeSet;
-
-/// What the host wrote last time, from the manifest (empty when absent).
-fn read_manifest(dir: &Dir) -> Result<BTreeSet<String>> {
-    match dir.read_to_string(paths::MANIFEST) {
-        Ok(text) => {
-            let files: Vec<String> = serde_json::from_str(&text)
-                .with_context(|| format!("{} is damaged; delete it (nix2dream then treats every existing file as not its own)", paths::MANIFEST))?;
-            Ok(files.into_iter().collect())
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeSet::new()),
-        Err(e) => Err(e).with_context(|| format!("reading {}", paths::MANIFEST)),
-    }
-}
-
-#[cfg(unix)]
-fn is_executable(meta: &cap_std::fs::Metadata) -> bool {
-    use cap_std::fs::PermissionsExt;
-    meta.permissions().mode() & 0o111 != 0
 }

@@ -3,8 +3,13 @@
 use anyhow::{bail, Result};
 use std::path::PathBuf;
 
-/// The file where the host records what it wrote (so it only ever deletes its own files).
-pub const MANIFEST: &str = ".nix2dream-manifest.json";
+/// The hidden folder under `--out` where the host keeps its bookkeeping: the
+/// manifest, the lock, the journal and staged files (see `state.rs`).
+pub const STATE_DIR: &str = ".nix2dream";
+
+/// Where earlier versions recorded what they wrote; still read (and removed)
+/// so an output directory they wrote keeps its history.
+pub const LEGACY_MANIFEST: &str = ".nix2dream-manifest.json";
 
 /// Checks a path a plugin asked for and returns it as a relative `PathBuf`.
 pub fn checked(path: &str) -> Result<PathBuf> {
@@ -25,7 +30,7 @@ pub fn checked(path: &str) -> Result<PathBuf> {
             _ => out.push(part),
         }
     }
-    if path == MANIFEST || path.ends_with(".nix2dream-tmp") {
+    if path == LEGACY_MANIFEST || path == STATE_DIR || path.starts_with(".nix2dream/") {
         bail!("{path:?} is reserved for nix2dream's own bookkeeping");
     }
     Ok(out)
@@ -51,7 +56,7 @@ mod tests {
 
     #[test]
     fn escaping_paths_are_refused() {
-        for bad in ["", "/etc/passwd", "../x", "a/../../x", "a//b", "./a", "a\\b", ".nix2dream-manifest.json"] {
+        for bad in ["", "/etc/passwd", "../x", "a/../../x", "a//b", "./a", "a\\b", ".nix2dream-manifest.json", ".nix2dream", ".nix2dream/lock"] {
             assert!(checked(bad).is_err(), "{bad:?} accepted");
         }
         assert_eq!(checked("bin/web").unwrap(), std::path::Path::new("bin/web"));

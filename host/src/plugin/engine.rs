@@ -1,21 +1,37 @@
 //! The wasmtime engine and the on-disk cache of compiled components.
 //!
-//! Cache files are keyed by the SHA-256 of the component bytes and of the
-//! engine's compatibility hash, written atomically, and recompiled on any
-//! error: `Component::deserialize` trusts its input, so only files this host
-//! wrote itself are ever given to it.
+//! `Component::deserialize` loads native code without checking it, so a
+//! cache entry is only ever given to it after it was authenticated: each
+//! entry ends with an HMAC-SHA256 over its name and contents, keyed with a
+//! per-user secret kept outside the cache directory (`cache.key`, 0600, in
+//! `$XDG_STATE_HOME/nix2dream` or `~/.local/state/nix2dream`). The entry is
+//! read into memory once, checked there and deserialized from that copy, so
+//! it cannot change between check and use. What someone who can write the
+//! cache directory (but not the key) can do: delete or corrupt entries (the
+//! plugin is then compiled again) and fill the disk; not run code. The cache
+//! directory must belong to the user and not be writable by group or others,
+//! or it is not used. Entries are only stored for plugins that loaded
+//! successfully; the oldest are evicted past `NIX2DREAM_CACHE_LIMIT_MIB`.
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
+use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
+use std::io::{Read, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use wasmtime::component::Component;
 use wasmtime::{Config, Engine};
+
+/// A trap this many calls deep (or deeper) is taken for a stack overflow.
+pub const DEEP_RECURSION: usize = 1000;
 
 pub fn new_engine() -> Result<Engine> {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.consume_fuel(true);
+    // Deep enough to tell an unbounded recursion from an ordinary fault.
+    config.wasm_backtrace_max_frames(std::num::NonZeroUsize::new(DEEP_RECURSION));
     Engine::new(&config).map_err(|e| anyhow::anyhow!("{e}")).context("starting the wasmtime engine")
 }
 
@@ -44,13 +60,24 @@ pub fn cache_key(engine: &Engine, bytes: &[u8]) -> String {
     format!("{}-{}", hex(&Sha256::digest(bytes)), &hex(&engine_hash)[..16])
 }
 
+fn env_path(key: &str) -> Option<PathBuf> {
+    std::env::var_os(key).filter(|v| !v.is_empty()).map(PathBuf::from)
+}
+
 /// Where compiled components are kept: `NIX2DREAM_CACHE_DIR`, else
 /// `$XDG_CACHE_HOME/nix2dream`, else `~/.cache/nix2dream`; None disables it.
 pub fn default_cache_dir() -> Option<PathBuf> {
-    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
-    env("NIX2DREAM_CACHE_DIR")
-        .or_else(|| env("XDG_CACHE_HOME").map(|d| d.join("nix2dream")))
-        .or_else(|| env("HOME").map(|d| d.join(".cache/nix2dream")))
+    env_path("NIX2DREAM_CACHE_DIR")
+        .or_else(|| env_path("XDG_CACHE_HOME").map(|d| d.join("nix2dream")))
+        .or_else(|| env_path("HOME").map(|d| d.join(".cache/nix2dream")))
+}
+
+/// Where the cache's secret key is kept: never inside the cache directory.
+pub fn default_key_file() -> Option<PathBuf> {
+    env_path("XDG_STATE_HOME")
+        .map(|d| d.join("nix2dream"))
+        .or_else(|| env_path("HOME").map(|d| d.join(".local/state/nix2dream")))
+        .map(|d| d.join("cache.key"))
 }
 
 /// Whether the last `compile` call came from the cache (for benchmarks and tests).
@@ -60,33 +87,303 @@ pub enum Origin {
     Cached,
 }
 
-/// Compiles `bytes` (already validated as a component), or loads the result of
-/// an earlier compilation from `cache_dir`.
-pub fn compile(engine: &Engine, bytes: &[u8], cache_dir: Option<&Path>) -> Result<(Component, Origin)> {
-    let cached = cache_dir.map(|dir| dir.join(format!("{}.cwasm", cache_key(engine, bytes))));
-    if let Some(file) = &cached {
-        if file.is_file() {
-            // SAFETY: the file is named after the hash of the component and of
-            // the engine configuration and was written by `serialize` below.
-            if let Ok(component) = unsafe { Component::deserialize_file(engine, file) } {
-                return Ok((component, Origin::Cached));
+const MAC_LEN: usize = 32;
+const ENTRY_SUFFIX: &str = ".cwasm";
+const DEFAULT_LIMIT_MIB: u64 = 512;
+
+/// The compiled-component cache, checked and keyed (see the module comment).
+pub struct Cache {
+    dir: PathBuf,
+    key: [u8; 32],
+    limit_bytes: u64,
+}
+
+fn euid() -> u32 {
+    rustix::process::geteuid().as_raw()
+}
+
+/// A directory of ours: owned by this user, not writable by group or others.
+fn check_private_dir(dir: &Path, what: &str) -> Result<()> {
+    let meta = std::fs::metadata(dir).with_context(|| format!("{what} {}", dir.display()))?;
+    if !meta.is_dir() {
+        bail!("{what} {} is not a directory", dir.display());
+    }
+    if meta.uid() != euid() {
+        bail!("{what} {} belongs to user id {}, not to you ({}): another user could put code in it", dir.display(), meta.uid(), euid());
+    }
+    if meta.mode() & 0o022 != 0 {
+        bail!("{what} {} is writable by group or others (mode {:o}): fix it with `chmod go-w {}`", dir.display(), meta.mode() & 0o777, dir.display());
+    }
+    Ok(())
+}
+
+fn create_private_dir(dir: &Path) -> Result<()> {
+    if !dir.exists() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// The user's cache key, created (32 random bytes, 0600) when missing.
+fn read_or_create_key(file: &Path) -> Result<[u8; 32]> {
+    let dir = file.parent().context("the key file has a folder")?;
+    create_private_dir(dir)?;
+    check_private_dir(dir, "the cache key's folder")?;
+    if !file.exists() {
+        let mut key = [0u8; 32];
+        std::fs::File::open("/dev/urandom").and_then(|mut r| r.read_exact(&mut key)).context("reading random bytes for the cache key")?;
+        let tmp = dir.join(format!(".cache.key.{}", std::process::id()));
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+        f.write_all(&key)?;
+        f.sync_all()?;
+        // A link never replaces: when two runs race, both use the first key.
+        let linked = std::fs::hard_link(&tmp, file);
+        let _ = std::fs::remove_file(&tmp);
+        if let Err(e) = linked {
+            if e.kind() != std::io::ErrorKind::AlreadyExists {
+                return Err(e).with_context(|| format!("creating the cache key {}", file.display()));
             }
         }
     }
-    let component = Component::new(engine, bytes).map_err(|e| anyhow::anyhow!("{e:#}"))?;
-    if let Some(file) = &cached {
-        // A cache that cannot be written only costs time: ignore failures.
-        let _ = store_in_cache(&component, file);
+    let meta = std::fs::symlink_metadata(file).with_context(|| format!("the cache key {}", file.display()))?;
+    if !meta.is_file() || meta.uid() != euid() || meta.mode() & 0o077 != 0 || meta.len() != 32 {
+        bail!(
+            "the cache key {} must be a 32-byte file of yours that only you can read (mode 600); delete it to get a new one",
+            file.display()
+        );
     }
+    let mut key = [0u8; 32];
+    std::fs::File::open(file)?.read_exact(&mut key)?;
+    Ok(key)
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+impl Cache {
+    /// The default cache; None when there is no place for it, an error saying
+    /// why when it is there but cannot be trusted.
+    pub fn open_default() -> Result<Option<Cache>> {
+        let (Some(dir), Some(key)) = (default_cache_dir(), default_key_file()) else { return Ok(None) };
+        let limit_mib = std::env::var("NIX2DREAM_CACHE_LIMIT_MIB").ok().and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_LIMIT_MIB);
+        Cache::open(&dir, &key, limit_mib << 20).map(Some)
+    }
+
+    pub fn open(dir: &Path, key_file: &Path, limit_bytes: u64) -> Result<Cache> {
+        let canonical = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_owned());
+        create_private_dir(dir)?;
+        if canonical(key_file).starts_with(canonical(dir)) {
+            bail!("the cache key {} must not be inside the cache directory {}", key_file.display(), dir.display());
+        }
+        check_private_dir(dir, "the compiled-plugin cache")?;
+        let key = read_or_create_key(key_file)?;
+        Ok(Cache { dir: dir.to_owned(), key, limit_bytes })
+    }
+
+    fn mac(&self, name: &str, body: &[u8]) -> HmacSha256 {
+        let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC takes any key length");
+        mac.update(b"nix2dream-cache-v1\0");
+        mac.update(name.as_bytes());
+        mac.update(b"\0");
+        mac.update(body);
+        mac
+    }
+
+    fn entry(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}{ENTRY_SUFFIX}"))
+    }
+
+    /// The compiled component for `bytes`, when a valid entry is cached.
+    pub fn load(&self, engine: &Engine, bytes: &[u8]) -> Option<Component> {
+        let name = cache_key(engine, bytes);
+        let file = self.entry(&name);
+        let mut data = Vec::new();
+        let mut f = std::fs::File::open(&file).ok()?;
+        // Bounded: nothing bigger than the whole cache is an entry.
+        Read::by_ref(&mut f).take(self.limit_bytes + MAC_LEN as u64).read_to_end(&mut data).ok()?;
+        let body_len = data.len().checked_sub(MAC_LEN)?;
+        let (body, tag) = data.split_at(body_len);
+        self.mac(&name, body).verify_slice(tag).ok()?;
+        // SAFETY: `body` is the in-memory copy that was just authenticated
+        // with the user's key: it is what `store` wrote for this very
+        // component and engine.
+        let component = unsafe { Component::deserialize(engine, body) }.ok()?;
+        // Recently used entries are evicted last.
+        let _ = f.set_modified(std::time::SystemTime::now());
+        Some(component)
+    }
+
+    /// Stores `component` (compiled from `bytes`); failures only cost time later.
+    pub fn store(&self, engine: &Engine, bytes: &[u8], component: &Component) {
+        let _ = self.try_store(engine, bytes, component);
+    }
+
+    fn try_store(&self, engine: &Engine, bytes: &[u8], component: &Component) -> Result<()> {
+        let name = cache_key(engine, bytes);
+        let body = component.serialize().map_err(|e| anyhow::anyhow!("{e}"))?;
+        if body.len() as u64 > self.limit_bytes {
+            return Ok(());
+        }
+        let tag = self.mac(&name, &body).finalize().into_bytes();
+        let tmp = self.dir.join(format!(".{name}.{}.tmp", std::process::id()));
+        let _cleanup = crate::interrupt::register(crate::interrupt::Cleanup::Remove(tmp.clone()));
+        let written = (|| {
+            let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+            f.write_all(&body)?;
+            f.write_all(&tag)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, self.entry(&name))
+        })();
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written?;
+        self.evict(&name)
+    }
+
+    /// Removes the least recently used entries until the cache fits its limit.
+    fn evict(&self, keep: &str) -> Result<()> {
+        let mut entries = Vec::new();
+        for entry in std::fs::read_dir(&self.dir)?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Ok(meta) = entry.metadata() else { continue };
+            if name.ends_with(ENTRY_SUFFIX) && meta.is_file() && name != format!("{keep}{ENTRY_SUFFIX}") {
+                entries.push((meta.modified().unwrap_or(std::time::UNIX_EPOCH), meta.len(), entry.path()));
+            }
+        }
+        let kept = std::fs::metadata(self.entry(keep)).map(|m| m.len()).unwrap_or(0);
+        let mut total = kept + entries.iter().map(|e| e.1).sum::<u64>();
+        entries.sort();
+        for (_, len, path) in entries {
+            if total <= self.limit_bytes {
+                break;
+            }
+            if std::fs::remove_file(&path).is_ok() {
+                total -= len;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Empties the cache directory `dir` of nix2dream's entries (and temporary
+/// files); returns how many files and bytes were removed.
+pub fn clean(dir: &Path) -> Result<(usize, u64)> {
+    let mut removed = (0, 0);
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(removed),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let meta = entry.metadata()?;
+        if meta.is_file() && (name.ends_with(ENTRY_SUFFIX) || (name.starts_with('.') && name.ends_with(".tmp"))) {
+            std::fs::remove_file(entry.path()).with_context(|| format!("removing {}", entry.path().display()))?;
+            removed.0 += 1;
+            removed.1 += meta.len();
+        }
+    }
+    Ok(removed)
+}
+
+/// Compiles `bytes` (checked as a component with no imports), or loads the
+/// result of an earlier compilation from `cache`. Storing is the caller's
+/// business, once the plugin is accepted.
+pub fn compile(engine: &Engine, bytes: &[u8], cache: Option<&Cache>) -> Result<(Component, Origin)> {
+    if let Some(component) = cache.and_then(|c| c.load(engine, bytes)) {
+        return Ok((component, Origin::Cached));
+    }
+    let component = Component::new(engine, bytes).map_err(|e| anyhow::anyhow!("{e:#}"))?;
     Ok((component, Origin::Compiled))
 }
 
-fn store_in_cache(component: &Component, file: &Path) -> Result<()> {
-    let dir = file.parent().context("cache file has a parent")?;
-    std::fs::create_dir_all(dir)?;
-    let bytes = component.serialize().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let tmp = dir.join(format!(".{}.{}.tmp", file.file_name().unwrap().to_string_lossy(), std::process::id()));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, file)?;
-    Ok(())
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn component(engine: &Engine, n: u32) -> (Vec<u8>, Component) {
+        let wat = format!("(component (core module (func (export \"f{n}\"))))");
+        let bytes = wat::parse_str(wat).unwrap();
+        let c = Component::new(engine, &bytes).unwrap();
+        (bytes, c)
+    }
+
+    #[test]
+    fn a_tampered_entry_is_never_deserialized() {
+        let tmp = tempfile::tempdir().unwrap();
+        let engine = new_engine().unwrap();
+        let cache = Cache::open(&tmp.path().join("cache"), &tmp.path().join("state/cache.key"), 64 << 20).unwrap();
+        let (bytes, c) = component(&engine, 0);
+        cache.store(&engine, &bytes, &c);
+        assert!(cache.load(&engine, &bytes).is_some(), "a valid entry loads");
+        let file = cache.entry(&cache_key(&engine, &bytes));
+        let good = std::fs::read(&file).unwrap();
+        for at in [0, good.len() / 2, good.len() - 1] {
+            let mut bad = good.clone();
+            bad[at] ^= 0x40;
+            std::fs::write(&file, &bad).unwrap();
+            assert!(cache.load(&engine, &bytes).is_none(), "a flipped byte at {at} was accepted");
+        }
+        std::fs::write(&file, &good[..good.len() - 1]).unwrap();
+        assert!(cache.load(&engine, &bytes).is_none(), "a truncated entry was accepted");
+        // Another component's valid entry under this name (a replay) is refused too.
+        let (other_bytes, other) = component(&engine, 1);
+        cache.store(&engine, &other_bytes, &other);
+        std::fs::copy(cache.entry(&cache_key(&engine, &other_bytes)), &file).unwrap();
+        assert!(cache.load(&engine, &bytes).is_none(), "an entry moved to another name was accepted");
+        // A key of another user (or a new key) invalidates everything.
+        std::fs::write(&file, &good).unwrap();
+        std::fs::remove_file(tmp.path().join("state/cache.key")).unwrap();
+        let rekeyed = Cache::open(&tmp.path().join("cache"), &tmp.path().join("state/cache.key"), 64 << 20).unwrap();
+        assert!(rekeyed.load(&engine, &bytes).is_none(), "an entry made with another key was accepted");
+    }
+
+    #[test]
+    fn an_unsafe_cache_directory_or_key_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("cache");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let e = Cache::open(&dir, &tmp.path().join("state/cache.key"), 1 << 20).err().expect("a world-writable cache was used");
+        assert!(format!("{e:#}").contains("writable by group or others") && format!("{e:#}").contains("chmod go-w"), "{e:#}");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let e = Cache::open(&dir, &dir.join("cache.key"), 1 << 20).err().expect("a key inside the cache was used");
+        assert!(format!("{e:#}").contains("must not be inside the cache directory"), "{e:#}");
+        let key = tmp.path().join("state/cache.key");
+        Cache::open(&dir, &key, 1 << 20).unwrap();
+        assert_eq!(std::fs::metadata(&key).unwrap().mode() & 0o777, 0o600);
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = Cache::open(&dir, &key, 1 << 20).err().expect("a readable key was used");
+        assert!(format!("{e:#}").contains("mode 600"), "{e:#}");
+    }
+
+    #[test]
+    fn the_cache_is_bounded_and_evicts_the_least_recently_used() {
+        let tmp = tempfile::tempdir().unwrap();
+        let engine = new_engine().unwrap();
+        let dir = tmp.path().join("cache");
+        let key = tmp.path().join("state/cache.key");
+        let (b0, c0) = component(&engine, 0);
+        let size = {
+            let probe = Cache::open(&dir, &key, 64 << 20).unwrap();
+            probe.store(&engine, &b0, &c0);
+            let size = std::fs::metadata(probe.entry(&cache_key(&engine, &b0))).unwrap().len();
+            assert_eq!(clean(&dir).unwrap(), (1, size));
+            size
+        };
+        // Room for two entries of about this size.
+        let cache = Cache::open(&dir, &key, size * 2 + size / 2).unwrap();
+        let (b1, c1) = component(&engine, 1);
+        let (b2, c2) = component(&engine, 2);
+        cache.store(&engine, &b0, &c0);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        cache.store(&engine, &b1, &c1);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(cache.load(&engine, &b0).is_some(), "entry 0 is now the most recently used");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        cache.store(&engine, &b2, &c2);
+        assert!(cache.load(&engine, &b1).is_none(), "the least recently used entry stayed");
+        assert!(cache.load(&engine, &b0).is_some() && cache.load(&engine, &b2).is_some());
+    }
 }

@@ -13,7 +13,7 @@ use limits::{Limits, MemoryCap};
 use std::path::{Path, PathBuf};
 use wasmtime::component::{types::ComponentItem, Component, Linker};
 use wasmtime::{Engine, Store, Trap};
-use wit::{since_v0_1_0 as v0_1, since_v0_2_0 as v0_2, since_v0_3_0 as v0_3};
+use wit::{since_v0_1_0 as v0_1, since_v0_2_0 as v0_2, since_v0_3_0 as v0_3, since_v0_4_0 as v0_4};
 use crate::bin_directories::BinDirectories;
 
 pub use engine::Origin;
@@ -24,6 +24,7 @@ enum Prepared {
     V0_1(v0_1::ManagerPre<MemoryCap>),
     V0_2(v0_2::ManagerPre<MemoryCap>),
     V0_3(v0_3::ManagerPre<MemoryCap>),
+    V0_4(v0_4::ManagerPre<MemoryCap>),
 }
 
 pub struct Plugin {
@@ -52,17 +53,44 @@ fn check_is_component(file: &Path, bytes: &[u8]) -> Result<()> {
     }
 }
 
-/// The contract version a component exports, refusing any import.
-fn contract_version(engine: &Engine, component: &Component) -> Result<String> {
-    let ty = component.component_type();
-    let imports: Vec<String> = ty.imports(engine).map(|(name, _)| name.to_owned()).collect();
+/// The names a component imports, read from its top level without
+/// compiling anything (compiling a large component costs seconds and
+/// hundreds of MiB: a plugin that is refused anyway must not cost that).
+fn imports_of(bytes: &[u8]) -> Result<Vec<String>> {
+    let mut imports = Vec::new();
+    let mut depth = 0usize;
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        match payload.map_err(|e| anyhow!("{e}"))? {
+            wasmparser::Payload::Version { .. } => depth += 1,
+            wasmparser::Payload::End(_) => depth = depth.saturating_sub(1),
+            wasmparser::Payload::ComponentImportSection(reader) if depth == 1 => {
+                for import in reader {
+                    imports.push(import.map_err(|e| anyhow!("{e}"))?.name.name.to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(imports)
+}
+
+/// Refuses a component that imports anything.
+fn refuse_imports(imports: &[String]) -> Result<()> {
     if !imports.is_empty() {
         bail!(
             "it imports {} — nix2dream gives plugins no imports at all (no WASI, no host functions). \
              Build it for wasm32-unknown-unknown with the plugin kit, not for wasm32-wasip1/p2",
-            imports.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ")
+            imports.iter().map(|i| format!("`{}`", crate::text::printable(i))).collect::<Vec<_>>().join(", ")
         );
     }
+    Ok(())
+}
+
+/// The contract version a component exports, refusing any import.
+fn contract_version(engine: &Engine, component: &Component) -> Result<String> {
+    let ty = component.component_type();
+    let imports: Vec<String> = ty.imports(engine).map(|(name, _)| name.to_owned()).collect();
+    refuse_imports(&imports)?;
     let mut found = Vec::new();
     for (name, item) in ty.exports(engine) {
         if let (Some(version), ComponentItem::ComponentInstance(_)) =
@@ -79,12 +107,32 @@ fn contract_version(engine: &Engine, component: &Component) -> Result<String> {
     )
 }
 
+/// Reads a plugin file, refusing one bigger than `limit` bytes before
+/// reading (or compiling) it all.
+fn read_bounded(file: &Path, limit: usize) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let f = std::fs::File::open(file).with_context(|| format!("cannot read plugin {}", file.display()))?;
+    let mut bytes = Vec::new();
+    f.take(limit as u64 + 1).read_to_end(&mut bytes).with_context(|| format!("cannot read plugin {}", file.display()))?;
+    if bytes.len() > limit {
+        bail!(
+            "plugin {} is bigger than the plugin size limit of {} MiB: compiling a component takes time and memory in \
+             proportion to its size (raise the limit with --plugin-size-limit if you trust it)",
+            file.display(),
+            limit >> 20
+        );
+    }
+    Ok(bytes)
+}
+
 impl Plugin {
-    pub fn load(file: &Path, limits: Limits, cache_dir: Option<&Path>) -> Result<Plugin> {
-        let bytes = std::fs::read(file).with_context(|| format!("cannot read plugin {}", file.display()))?;
+    pub fn load(file: &Path, limits: Limits, cache: Option<&engine::Cache>) -> Result<Plugin> {
+        let bytes = read_bounded(file, limits.plugin_bytes)?;
         check_is_component(file, &bytes)?;
+        let imports = imports_of(&bytes).with_context(|| format!("plugin {} is not a valid component", file.display()))?;
+        refuse_imports(&imports).with_context(|| format!("plugin {} refused", file.display()))?;
         let engine = engine::new_engine()?;
-        let (component, origin) = engine::compile(&engine, &bytes, cache_dir)
+        let (component, origin) = engine::compile(&engine, &bytes, cache)
             .with_context(|| format!("plugin {} is not a valid component", file.display()))?;
         let wit_version = contract_version(&engine, &component)
             .with_context(|| format!("plugin {} refused", file.display()))?;
@@ -105,6 +153,7 @@ impl Plugin {
                 wit::Contract::V0_1 => v0_1::ManagerPre::new(pre).map(Prepared::V0_1),
                 wit::Contract::V0_2 => v0_2::ManagerPre::new(pre).map(Prepared::V0_2),
                 wit::Contract::V0_3 => v0_3::ManagerPre::new(pre).map(Prepared::V0_3),
+                wit::Contract::V0_4 => v0_4::ManagerPre::new(pre).map(Prepared::V0_4),
             })
             .map_err(|e| anyhow!("plugin {}: cannot prepare instantiation: {e:#}", file.display()))?;
         let mut plugin = Plugin {
@@ -130,17 +179,24 @@ impl Plugin {
             Prepared::V0_2(pre) => v0_2::upgrade_info(plugin.call("info()", |s| {
                 pre.instantiate(&mut *s)?.nix2dream_manager_plugin().call_info(s)
             })?),
-            Prepared::V0_3(pre) => {
+            Prepared::V0_3(pre) => v0_3::upgrade_info(plugin.call("info()", |s| {
+                pre.instantiate(&mut *s)?.nix2dream_manager_plugin().call_info(s)
+            })?),
+            Prepared::V0_4(pre) => {
                 plugin.call("info()", |s| pre.instantiate(&mut *s)?.nix2dream_manager_plugin().call_info(s))?
             }
         };
         info::check(&plugin.info).map_err(|e| anyhow!("plugin {} is refused: {e}", file.display()))?;
+        // Only a plugin that was accepted is worth keeping compiled.
+        if let (Some(cache), Origin::Compiled) = (cache, origin) {
+            cache.store(&plugin.engine, &bytes, &component);
+        }
         Ok(plugin)
     }
 
     /// Whether `render` gives it the services' `bin/` listings (0.3.0 and later).
     pub fn takes_bin_directories(&self) -> bool {
-        matches!(self.prepared, Prepared::V0_3(_))
+        matches!(self.prepared, Prepared::V0_3(_) | Prepared::V0_4(_))
     }
 
     /// `name@version`, how every message names the plugin.
@@ -167,6 +223,12 @@ impl Plugin {
             }
             Prepared::V0_3(pre) => {
                 let input = v0_3::deployment_for(deployment, name, bins);
+                self.call("render()", |s| pre.instantiate(&mut *s)?.nix2dream_manager_plugin().call_render(s, &input))?
+                    .map(v0_3::upgrade_rendered)
+                    .map_err(|ds| ds.into_iter().map(v0_3::upgrade_diagnostic).collect())
+            }
+            Prepared::V0_4(pre) => {
+                let input = v0_4::deployment_for(deployment, name, bins);
                 self.call("render()", |s| pre.instantiate(&mut *s)?.nix2dream_manager_plugin().call_render(s, &input))?
             }
         };
@@ -195,9 +257,13 @@ impl Plugin {
     /// instance, and a fresh store also gives each call its whole fuel and
     /// memory budget.
     fn call<T>(&self, what: &str, f: impl FnOnce(&mut Store<MemoryCap>) -> wasmtime::Result<T>) -> Result<T> {
-        let mut store = Store::new(&self.engine, MemoryCap { max_bytes: self.limits.memory_bytes, hit: false });
+        let mut store = Store::new(&self.engine, MemoryCap { max_bytes: self.limits.memory_bytes, hit: None });
         store.limiter(|cap| cap);
         store.set_fuel(self.limits.fuel).map_err(|e| anyhow!("{e}"))?;
+        // What a plugin returns is copied out of it under wasmtime's own
+        // bound ("hostcall fuel", 128 MiB by default): made the output limit,
+        // so that limit is the one that holds, and the one errors name.
+        store.set_hostcall_fuel(self.limits.output_bytes.saturating_add(HOSTCALL_SLACK));
         let outcome = f(&mut store);
         outcome.map_err(|e| self.explain(what, e, store.data()))
     }
@@ -206,10 +272,26 @@ impl Plugin {
     fn explain(&self, what: &str, error: wasmtime::Error, cap: &MemoryCap) -> anyhow::Error {
         let label = self.label();
         let limits = &self.limits;
-        if cap.hit {
+        match cap.hit {
+            Some(limits::Hit::Memory) => {
+                return anyhow!(
+                    "{label}: {what} stopped: memory limit of {} MiB reached (raise it with --memory-limit)",
+                    limits.memory_bytes >> 20
+                )
+            }
+            Some(limits::Hit::Table) => {
+                return anyhow!(
+                    "{label}: {what} stopped: table limit of {} elements reached (a fixed bound: plugins have no use for bigger tables)",
+                    limits::MAX_TABLE_ELEMENTS
+                )
+            }
+            None => {}
+        }
+        if format!("{error:#}").contains("fuel allocated for hostcalls has been exhausted") {
             return anyhow!(
-                "{label}: {what} stopped: memory limit of {} MiB reached (raise it with --memory-limit)",
-                limits.memory_bytes >> 20
+                "{label}: {what} stopped: output limit exceeded: the plugin returned more than the limit of {} bytes \
+                 (raise it with --output-limit if this output is expected)",
+                limits.output_bytes
             );
         }
         let why = match error.downcast_ref::<Trap>() {
@@ -221,11 +303,28 @@ impl Plugin {
                 "the plugin panicked or aborted (wasm `unreachable`)".to_owned()
             }
             Some(Trap::StackOverflow) => "stack overflow (unbounded recursion?)".to_owned(),
+            // A plugin compiled from Rust (or C) keeps its stack in its linear
+            // memory, below its data: overflowing it shows up as an access
+            // out of bounds, deep in a recursion.
+            Some(Trap::MemoryOutOfBounds) if recursion_depth(&error) >= engine::DEEP_RECURSION => format!(
+                "stack overflow: the plugin's own stack (kept in its linear memory) overflowed over {} calls deep \
+                 (unbounded recursion?), which wasm reports as an out-of-bounds memory access",
+                engine::DEEP_RECURSION
+            ),
             Some(trap) => format!("trap: {trap}"),
             None => format!("{error:#}"),
         };
         anyhow!("{label}: {what} failed: {why}")
     }
+}
+
+/// Hostcall fuel beyond the output limit: the bytes of records and lists
+/// themselves, which the output limit weighs differently.
+const HOSTCALL_SLACK: usize = 16 << 20;
+
+/// How many frames the backtrace of a trap holds (0 when none was captured).
+fn recursion_depth(error: &wasmtime::Error) -> usize {
+    error.downcast_ref::<wasmtime::WasmBacktrace>().map_or(0, |bt| bt.frames().len())
 }
 
 /// What every artifact (and diagnostic) weighs beyond its bytes, so that

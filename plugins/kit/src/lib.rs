@@ -20,7 +20,7 @@ pub mod yaml;
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit/v0.3.0",
+        path: "../../wit/v0.4.0",
         world: "manager",
         pub_export_macro: true,
         export_macro_name: "__export_manager_world",

@@ -2,7 +2,7 @@
 //! service records are the same in every version so far, but each
 //! version's bindings are distinct Rust types: one macro, expanded in each
 //! version module, keeps a single copy of the code. Each version module
-//! builds its own `deployment` record around it (0.3.0 adds a field).
+//! builds its own `deployment` record around it (0.3.0 added a field).
 
 /// This plugin's settings (`settings.<plugin>` or `managers.<plugin>`) as JSON text.
 pub fn settings_json(map: &std::collections::BTreeMap<String, serde_json::Value>, plugin_name: &str) -> String {
@@ -104,10 +104,8 @@ macro_rules! service_conversion {
 
 pub(crate) use service_conversion;
 
-/// What every contract before 0.3.0 shares, expanded in its module: the
-/// deployment without `bin-directories`, and `upgrade_diagnostic` and
-/// `upgrade_info` (the same records in every version, other Rust types).
-macro_rules! before_v0_3 {
+/// The deployment without `bin-directories`, for contracts before 0.3.0.
+macro_rules! deployment_before_v0_3 {
     () => {
         /// What the plugin `plugin_name` receives.
         pub fn deployment_for(dep: &d::Deployment, plugin_name: &str) -> api::Deployment {
@@ -117,7 +115,15 @@ macro_rules! before_v0_3 {
                 services: services_for(dep, plugin_name),
             }
         }
+    };
+}
 
+pub(crate) use deployment_before_v0_3;
+
+/// `upgrade_diagnostic` and `upgrade_info` for every contract before the
+/// latest: the same records in every version, other Rust types.
+macro_rules! upgrade_records {
+    () => {
         pub fn upgrade_diagnostic(d: api::Diagnostic) -> latest::Diagnostic {
             let severity = match d.severity {
                 api::Severity::Error => latest::Severity::Error,
@@ -140,4 +146,71 @@ macro_rules! before_v0_3 {
     };
 }
 
-pub(crate) use before_v0_3;
+pub(crate) use upgrade_records;
+
+/// `upgrade_rendered` for the contracts with files and images only (0.2.0
+/// and 0.3.0; 0.4.0 added VM roots).
+macro_rules! upgrade_files_and_images {
+    () => {
+        fn upgrade_content(c: api::FileContent) -> latest::FileContent {
+            match c {
+                api::FileContent::Text(t) => latest::FileContent::Text(t),
+                api::FileContent::Source(s) => latest::FileContent::Source(s),
+            }
+        }
+
+        fn upgrade_image(i: api::ImageRequest) -> latest::ImageRequest {
+            let c = i.config;
+            latest::ImageRequest {
+                path: i.path,
+                name: i.name,
+                tag: i.tag,
+                config: latest::ImageConfig {
+                    entrypoint: c.entrypoint,
+                    cmd: c.cmd,
+                    env: c.env.into_iter().map(|e| latest::EnvVar { name: e.name, value: e.value }).collect(),
+                    exposed_ports: c
+                        .exposed_ports
+                        .into_iter()
+                        .map(|p| latest::Port {
+                            name: p.name,
+                            port: p.port,
+                            protocol: match p.protocol {
+                                api::Protocol::Tcp => latest::Protocol::Tcp,
+                                api::Protocol::Udp => latest::Protocol::Udp,
+                            },
+                        })
+                        .collect(),
+                    user: c.user,
+                    working_dir: c.working_dir,
+                    labels: c.labels,
+                    volumes: c.volumes,
+                },
+                store_paths: i.store_paths,
+                files: i
+                    .files
+                    .into_iter()
+                    .map(|f| latest::ImageFile { path: f.path, content: upgrade_content(f.content), executable: f.executable })
+                    .collect(),
+            }
+        }
+
+        pub fn upgrade_rendered(r: api::Rendered) -> latest::Rendered {
+            latest::Rendered {
+                artifacts: r
+                    .artifacts
+                    .into_iter()
+                    .map(|a| match a {
+                        api::Artifact::File(f) => {
+                            latest::Artifact::File(latest::File { path: f.path, contents: f.contents, executable: f.executable })
+                        }
+                        api::Artifact::Image(i) => latest::Artifact::Image(upgrade_image(i)),
+                    })
+                    .collect(),
+                diagnostics: r.diagnostics.into_iter().map(upgrade_diagnostic).collect(),
+            }
+        }
+    };
+}
+
+pub(crate) use upgrade_files_and_images;

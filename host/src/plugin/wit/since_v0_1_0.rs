@@ -13,7 +13,9 @@ pub use exports::nix2dream::manager::plugin as api;
 
 super::convert::service_conversion!();
 
-super::convert::before_v0_3!();
+super::convert::deployment_before_v0_3!();
+
+super::convert::upgrade_records!();
 
 pub fn upgrade_rendered(r: api::Rendered) -> latest::Rendered {
     latest::Rendered {

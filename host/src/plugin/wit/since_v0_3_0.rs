@@ -1,6 +1,8 @@
 //! Plugins built against `nix2dream:manager@0.3.0` (adds `bin-directories`
-//! to the deployment). Its types are the host's latest types.
+//! to the deployment): their bindings, the deployment in their types, and
+//! their results upgraded to the latest types.
 
+use super::latest;
 use crate::bin_directories::BinDirectories;
 use crate::deployment as d;
 
@@ -25,3 +27,7 @@ pub fn deployment_for(dep: &d::Deployment, plugin_name: &str, bins: &BinDirector
             .collect(),
     }
 }
+
+super::convert::upgrade_records!();
+
+super::convert::upgrade_files_and_images!();
