@@ -19,6 +19,8 @@ rec {
     "configData"
     "volumes"
     "ports"
+    "ports.internal"
+    "ports.hostPort"
     "user"
     "group"
     "dependsOn"
@@ -26,7 +28,28 @@ rec {
     "restart"
     "resources"
     "replicas"
+    "oneShot"
+    "stopSignal"
+    "stopTimeout"
   ];
+
+  # Signals a service may ask to be stopped with (`stopSignal`).
+  stopSignals = [
+    "SIGTERM"
+    "SIGINT"
+    "SIGQUIT"
+    "SIGHUP"
+    "SIGUSR1"
+    "SIGUSR2"
+    "SIGWINCH"
+  ];
+
+  # The address of another service, as written into `env`, `process.argv`
+  # and config text (`config.services.<name>.ports.<port>.host`): each
+  # plugin's host resolves it to what the manager uses (127.0.0.1 for
+  # processes on one machine, the service name under Compose and
+  # Kubernetes). See docs/deployment-json.md.
+  hostReference = service: "@@nix2dream:host:${service}@@";
 
   # Deployment and service names.
   namePattern = "[a-z0-9][a-z0-9-]*";
@@ -185,7 +208,8 @@ rec {
 
   # The deployment JSON's service object, from an evaluated service.
   normalizeService =
-    name: s:
+    # `deploymentEnv`: the deployment-wide `env`, under the service's own.
+    deploymentEnv: name: s:
     let
       loc = "services.${name}";
       configData = lib.filterAttrs (_: c: c.enable) s.configData;
@@ -197,17 +221,20 @@ rec {
           group
           restart
           replicas
+          oneShot
+          stopSignal
+          stopTimeout
           ;
         package = if s.package == null then null else "${s.package}";
         process.argv = s.process.argv;
-        env = s.env;
+        env = deploymentEnv // s.env;
         path = s.path;
         workingDirectory = s.workingDirectory;
         configData = builtins.mapAttrs (
           _: c: { inherit (c) path; } // (if c.text != null then { inherit (c) text; } else { inherit (c) source; })
         ) configData;
         volumes = builtins.mapAttrs (_: v: { inherit (v) path persistent; }) s.volumes;
-        ports = builtins.mapAttrs (_: p: { inherit (p) port protocol; }) s.ports;
+        ports = builtins.mapAttrs (_: p: { inherit (p) port protocol internal hostPort; }) s.ports;
         dependsOn = builtins.mapAttrs (_: d: { inherit (d) condition; }) s.dependsOn;
         healthcheck =
           let
@@ -229,7 +256,9 @@ rec {
         resources = { inherit (s.resources) cpus memoryMiB; };
         managers = s.managers;
         ignoreUnsupported = lib.unique s.ignoreUnsupported;
-        optionsSet = s._nix2dream.optionsSet;
+        optionsSet =
+          s._nix2dream.optionsSet
+          ++ lib.optional (deploymentEnv != { } && !(builtins.elem "env" s._nix2dream.optionsSet)) "env";
       };
       # Named explicitly: always roots when they are store paths.
       explicitRoots = builtins.filter lib.isStorePath (
@@ -259,7 +288,7 @@ rec {
         inherit (cfg) name;
         settings = toPlain "settings" cfg.settings;
         ignoreUnsupported = lib.unique cfg.ignoreUnsupported;
-        services = builtins.mapAttrs normalizeService (flattenServices cfg.services);
+        services = builtins.mapAttrs (normalizeService cfg.env) (flattenServices cfg.services);
       };
       showWarnings = lib.foldr (w: x: builtins.trace "warning: ${w}" x);
     in

@@ -17,6 +17,8 @@ pub const CORE_OPTIONS: &[&str] = &[
     "configData",
     "volumes",
     "ports",
+    "ports.internal",
+    "ports.hostPort",
     "user",
     "group",
     "dependsOn",
@@ -24,6 +26,9 @@ pub const CORE_OPTIONS: &[&str] = &[
     "restart",
     "resources",
     "replicas",
+    "oneShot",
+    "stopSignal",
+    "stopTimeout",
 ];
 
 pub fn is_core_option(name: &str) -> bool {

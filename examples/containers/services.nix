@@ -9,7 +9,7 @@
 #   docker-compose -f deploy/compose.yaml up -d
 #   curl http://127.0.0.1:18081/index.html
 #   docker-compose -f deploy/compose.yaml exec poller busybox cat /var/lib/poller/fetches.log
-{ lib, ... }:
+{ lib, config, ... }:
 let
   # Debian's static busybox, copied into the store as <store path>/bin/busybox:
   # a package with one program, that runs applets (`busybox httpd ...`).
@@ -74,7 +74,9 @@ in
         done
       ''
     ];
-    env.TARGET = "http://web:${toString port}/index.html";
+    # The web service's address as each manager reaches it: web:18081 under
+    # compose and Kubernetes, 127.0.0.1:18081 under systemd, a Procfile or a VM.
+    env.TARGET = "http://${config.services.web.ports.http.address}/index.html";
     volumes.state.path = "/var/lib/poller";
     user = "poller";
     dependsOn.web.condition = "healthy";

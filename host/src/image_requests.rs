@@ -105,6 +105,7 @@ fn spec_of(pending: &PendingImage, readable: &Readable) -> Result<ImageSpec> {
             working_dir: c.working_dir.clone(),
             labels: c.labels.iter().cloned().collect(),
             volumes: c.volumes.clone(),
+            stop_signal: c.stop_signal.clone(),
         },
         store_paths: r.store_paths.clone(),
         files,

@@ -5,6 +5,7 @@
 //! [`plugin`] (sandboxed render) → [`capability`] (ignored options) →
 //! [`output`] (atomic writes under `--out`).
 
+pub mod addresses;
 pub mod bin_directories;
 pub mod capability;
 pub mod deployment;

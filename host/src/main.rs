@@ -287,6 +287,13 @@ fn plugins_inspect(spec: &str, limits: &LimitArgs) -> Result<()> {
     println!("description: {}", p.info.description);
     println!("supports:    {}", p.info.supported_options.join(" "));
     println!("ignores:     {}", unsupported.join(" "));
+    println!(
+        "addresses:   {}",
+        match p.info.addressing {
+            nix2dream::plugin::Addressing::Loopback => "127.0.0.1 (the services share one machine's network)",
+            nix2dream::plugin::Addressing::ServiceName => "by service name (the manager's DNS)",
+        }
+    );
     println!("usage:       {}", p.info.usage.trim_end().replace('\n', "\n             "));
     if !p.info.settings_schema.is_empty() {
         let pretty = serde_json::from_str::<serde_json::Value>(&p.info.settings_schema)

@@ -92,7 +92,9 @@ pub fn render(deployment: &Deployment, plugins: &[Plugin], options: &Options) ->
                 messages.push(Message { severity: Severity::Warning, text });
             }
         }
-        let rendered = match plugin.render(deployment, &bins)? {
+        // Service addresses as this manager's services reach each other.
+        let addressed = crate::addresses::resolve(deployment, plugin.info.addressing);
+        let rendered = match plugin.render(&addressed, &bins)? {
             Ok(rendered) => rendered,
             Err(diagnostics) => {
                 errors.extend(diagnostics.iter().map(|d| diagnostic_text(plugin, d)));

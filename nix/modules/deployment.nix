@@ -49,6 +49,21 @@ in
       '';
     };
 
+    env = mkOption {
+      type = types.attrsOf n2d.envValue;
+      default = { };
+      example = literalExpression ''
+        {
+          TZ = "UTC";
+          LOG_LEVEL = "info";
+        }
+      '';
+      description = ''
+        Environment variables of every service, under each service's own
+        `env` (a service's value wins).
+      '';
+    };
+
     settings = mkOption {
       type = types.attrsOf n2d.jsonValue;
       default = { };

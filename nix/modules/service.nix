@@ -207,7 +207,8 @@ in
 
     ports = mkOption {
       type = types.attrsOf (
-        types.submodule {
+        types.submodule (port: {
+          config.address = "${port.config.host}:${toString port.config.port}";
           options = {
             port = mkOption {
               type = types.ints.between 1 65535;
@@ -222,8 +223,46 @@ in
               default = "tcp";
               description = "Transport protocol.";
             };
+            internal = mkOption {
+              type = types.bool;
+              default = false;
+              description = ''
+                Reachable by the other services of the deployment only: the
+                manager does not publish it on the host (e.g. a database).
+              '';
+            };
+            hostPort = mkOption {
+              type = types.nullOr (types.ints.between 1 65535);
+              default = null;
+              example = 18080;
+              description = ''
+                The port the host publishes it on, when not `port` itself (the
+                service still listens on `port`; other services still use `port`).
+              '';
+            };
+            host = mkOption {
+              type = types.str;
+              readOnly = true;
+              default = n2d.hostReference config._nix2dream.flatName;
+              defaultText = literalExpression ''"<this service's address>"'';
+              description = ''
+                Read-only: how other services reach this one, for their `env`,
+                `process.argv` or config text (e.g.
+                `BACKEND = config.services.backend.ports.http.address`). Each
+                manager writes its own: `127.0.0.1` where the services run on
+                one machine (Procfile, systemd, VM), the service's name under
+                Compose and Kubernetes. A typo in a service or port name is an
+                evaluation error.
+              '';
+            };
+            address = mkOption {
+              type = types.str;
+              readOnly = true;
+              defaultText = literalExpression ''"''${host}:''${toString port}"'';
+              description = "Read-only: `host:port` of this port, as other services reach it (see `host`).";
+            };
           };
-        }
+        })
       );
       default = { };
       example = literalExpression ''
@@ -234,7 +273,7 @@ in
       '';
       description = ''
         Named ports the service listens on. Two services may not use the same
-        port number and protocol.
+        port number and protocol, nor publish the same host port.
       '';
     };
 
@@ -259,11 +298,14 @@ in
             type = types.enum [
               "started"
               "healthy"
+              "completed"
             ];
             default = "started";
             description = ''
-              When the dependency counts as ready: once `started`, or once
-              `healthy` (the dependency must then have a `healthcheck`).
+              When the dependency counts as ready: once `started`, once
+              `healthy` (the dependency must then have a `healthcheck`), or
+              once `completed` successfully (the dependency must be a
+              `oneShot` service that exited 0).
             '';
           };
         }
@@ -396,6 +438,35 @@ in
       description = "How many identical instances of the process to run.";
     };
 
+    oneShot = mkOption {
+      type = types.bool;
+      default = false;
+      example = true;
+      description = ''
+        The process runs to completion (a migration, a seed) instead of
+        serving: exit status 0 is success, after which it is not restarted
+        and the services that depend on it with `condition = "completed"`
+        start; a failure follows `restart`.
+      '';
+    };
+
+    stopSignal = mkOption {
+      type = types.nullOr (types.enum n2d.stopSignals);
+      default = null;
+      example = "SIGINT";
+      description = "Signal that asks the process to stop; `null` leaves the manager's default (SIGTERM).";
+    };
+
+    stopTimeout = mkOption {
+      type = types.nullOr types.ints.positive;
+      default = null;
+      example = 30;
+      description = ''
+        Seconds the process gets to stop after the stop signal before it is
+        killed; `null` leaves the manager's default.
+      '';
+    };
+
     managers = mkOption {
       type = types.attrsOf n2d.jsonValue;
       default = { };
@@ -491,9 +562,20 @@ in
       lib.mkOptionDefault [ (mainProgram config.package) ]
     );
 
-    _nix2dream.optionsSet = builtins.filter (
-      opt: n2d.isUserSet (lib.getAttrFromPath (lib.splitString "." opt) options)
-    ) n2d.coreOptionNames;
+    _nix2dream.optionsSet =
+      let
+        ports = builtins.attrValues config.ports;
+      in
+      builtins.filter (
+        opt:
+        # Sub-options of each port: set when any port sets them.
+        if opt == "ports.internal" then
+          lib.any (p: p.internal) ports
+        else if opt == "ports.hostPort" then
+          lib.any (p: p.hostPort != null) ports
+        else
+          n2d.isUserSet (lib.getAttrFromPath (lib.splitString "." opt) options)
+      ) n2d.coreOptionNames;
 
     assertions =
       let

@@ -189,3 +189,162 @@ fn nixos_module_units_under_a_real_systemd() {
     }
     assert_conforms("nixos", &r.probe, &log);
 }
+
+// ---------------------------------------------------------------- the stack
+// The multi-service probe (`conformance::stack`): a one-shot seed, a backend
+// on an internal port with a healthcheck, a client that reaches it through
+// its service address after it is healthy and the seed completed, and the
+// deployment-wide env. One deployment, unchanged, under every manager.
+
+use nix2dream_plugin_kit::conformance::stack::Stack;
+
+struct RenderedStack {
+    _tmp: tempfile::TempDir,
+    stack: Stack,
+    name: String,
+    out: PathBuf,
+    stderr: String,
+}
+
+/// Renders the stack with `plugin`; `base` None means a fresh host directory.
+fn render_stack(plugin: &str, base: Option<&str>, port: u16) -> RenderedStack {
+    let tmp = tempfile::tempdir().unwrap();
+    let busybox = busybox_package(tmp.path());
+    let host_dir = tmp.path().join("work");
+    std::fs::create_dir_all(&host_dir).unwrap();
+    let base = base.map(str::to_owned).unwrap_or_else(|| host_dir.to_string_lossy().into_owned());
+    let stack = Stack::new(&busybox, &base, port);
+    let name = format!("stack-{plugin}-{}", std::process::id());
+    let input = tmp.path().join("deployment.json");
+    std::fs::write(&input, serde_json::to_string_pretty(&stack.deployment_json(&name)).unwrap()).unwrap();
+    let out = tmp.path().join("out");
+    let r = run(nix2dream().args(["render", "--plugin", plugin]).arg(&input).arg("--out").arg(&out));
+    assert!(r.ok, "{plugin} refused the stack deployment:\n{}", r.stderr);
+    RenderedStack { _tmp: tmp, stack, name, out, stderr: r.stderr }
+}
+
+fn assert_stack_works(plugin: &str, stack: &Stack, output: &str) {
+    if let Err(problems) = stack.check(output) {
+        panic!("{plugin}: the stack did not work as the deployment says:\n- {}", problems.join("\n- "));
+    }
+}
+
+#[test]
+fn stack_procfile_under_honcho() {
+    let r = render_stack("procfile", None, free_port());
+    // Honest about what a Procfile cannot do: no start-up order, no internal ports.
+    for option in ["dependsOn", "healthcheck", "ports.internal", "stopSignal", "stopTimeout"] {
+        assert!(r.stderr.contains(&format!("`{option}`")) || r.stderr.contains(option), "no warning about {option}:\n{}", r.stderr);
+    }
+    let honcho = Honcho::start(&r.out);
+    let log = wait_for(60, || Some(honcho.log()).filter(|l| l.contains("N2D-STACK end"))).unwrap_or_else(|| honcho.log());
+    // The seed exited 0 and the stack stayed up: the client is still there to be stopped.
+    let still_running = !honcho.log().contains("SIGTERM to all processes");
+    drop(honcho);
+    assert!(still_running, "honcho stopped the stack when the one-shot seed exited:\n{log}");
+    assert_stack_works("procfile", &r.stack, &log);
+}
+
+#[test]
+fn stack_compose_under_docker_compose() {
+    let port = free_port();
+    let r = render_stack("compose", Some("/srv"), port);
+    let images: Vec<String> = ["seed", "backend", "client"].iter().map(|s| docker_load(&r.out.join(format!("images/{s}.tar")))).collect();
+    let project = format!("n2dstack{}", std::process::id());
+    let compose = |args: &[&str]| {
+        run(Command::new("docker-compose").arg("-p").arg(&project).arg("-f").arg(r.out.join("compose.yaml")).args(args))
+    };
+    let up = compose(&["up", "-d"]);
+    let logs = || compose(&["logs", "--no-color"]).stdout;
+    let log = if up.ok { wait_for(90, || Some(logs()).filter(|l| l.contains("N2D-STACK end"))).unwrap_or_else(logs) } else { String::new() };
+    // The internal port is on the project's network only: nothing published.
+    let published = compose(&["port", "backend", &port.to_string()]);
+    let _ = compose(&["down", "-v", "--timeout", "10"]);
+    for image in &images {
+        let _ = run(Command::new("docker").args(["rmi", "-f", image]));
+    }
+    assert!(up.ok, "docker-compose up: {}", up.stderr);
+    assert!(
+        !published.ok || published.stdout.trim().is_empty() || published.stdout.trim() == ":0",
+        "the internal port {port} is published: {}",
+        published.stdout
+    );
+    assert_stack_works("compose", &r.stack, &log);
+}
+
+/// The journal of every unit of the stack, in one text.
+fn stack_journal(machine: &nix2dream_e2e::systemd_machine::Machine, name: &str) -> String {
+    ["seed", "backend", "client"]
+        .iter()
+        .map(|s| machine.exec(&["journalctl", "--no-pager", "-o", "cat", "-u", &format!("{name}-{s}.service")]).stdout)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn stack_systemd_under_a_real_systemd() {
+    use nix2dream_e2e::systemd_machine::Machine;
+    let r = render_stack("systemd", Some("/var/lib/n2d-stack"), 18765);
+    let machine = Machine::boot();
+    let deployment = machine.install_systemd_output(&r.out, |_| {});
+    machine.ok(&["systemctl", "start", &format!("{deployment}.target")]);
+    let log = wait_for(90, || Some(stack_journal(&machine, &deployment)).filter(|l| l.contains("N2D-STACK end")))
+        .unwrap_or_else(|| machine.journal());
+    // The one-shot seed counts as done (Type=oneshot, RemainAfterExit=yes).
+    let seed = machine.property(&format!("{deployment}-seed.service"), "ActiveState");
+    // Its own stop signal and timeout reach systemd.
+    let backend = format!("{deployment}-backend.service");
+    let (kill_signal, stop_timeout) = (machine.property(&backend, "KillSignal"), machine.property(&backend, "TimeoutStopUSec"));
+    assert_stack_works("systemd", &r.stack, &log);
+    assert_eq!(seed, "active", "the completed seed stays active");
+    assert_eq!(kill_signal, "2", "KillSignal of the backend (SIGINT)");
+    assert_eq!(stop_timeout, "5s", "TimeoutStopSec of the backend");
+}
+
+#[test]
+fn stack_nixos_module_units_under_a_real_systemd() {
+    use nix2dream_e2e::nixos_units::nixos_units;
+    use nix2dream_e2e::systemd_machine::Machine;
+    let Some(nixpkgs) = nixpkgs_or_skip("conformance::stack_nixos_module_units_under_a_real_systemd") else { return };
+    let r = render_stack("nixos", Some("/var/lib/n2d-stack"), 18766);
+    let units_dir = r.out.join("units");
+    let (units, _, _) = nixos_units(&nixpkgs, &r.out, &units_dir);
+    let machine = Machine::boot();
+    for unit in &units {
+        machine.copy_in(unit, "/etc/systemd/system/");
+    }
+    machine.ok(&["systemctl", "daemon-reload"]);
+    machine.ok(&["systemctl", "start", &format!("{}.target", r.name)]);
+    let log = wait_for(90, || Some(stack_journal(&machine, &r.name)).filter(|l| l.contains("N2D-STACK end")))
+        .unwrap_or_else(|| machine.journal());
+    assert_stack_works("nixos", &r.stack, &log);
+}
+
+/// Kubernetes: no cluster here. The manifests pass schema validation, the
+/// seed is a Job, the backend's Service is ClusterIP, the client's env has
+/// the backend's service name, and the backend's pod has its stop timeout.
+#[test]
+fn stack_k8s_manifests_say_it() {
+    let r = render_stack("k8s", Some("/srv"), 18767);
+    let manifests = r.out.join("manifests.yaml");
+    let v = run(Command::new("kubernetes-validate").arg("--strict").arg(&manifests));
+    assert!(v.ok, "kubernetes-validate: {}{}", v.stdout, v.stderr);
+    let py = r#"
+import sys, yaml, json
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+print(json.dumps({f"{d['kind']}/{d['metadata']['name']}": d for d in docs}))
+"#;
+    let parsed = run(Command::new("python3").arg("-c").arg(py).arg(&manifests));
+    assert!(parsed.ok, "{}", parsed.stderr);
+    let objects: serde_json::Value = serde_json::from_str(&parsed.stdout).unwrap();
+    assert!(objects.get("Job/seed").is_some(), "the one-shot seed is a Job: {:?}", objects.as_object().unwrap().keys());
+    assert!(objects.get("Deployment/seed").is_none());
+    assert_eq!(objects["Service/backend"]["spec"].get("type"), None, "ClusterIP (the default): cluster-internal");
+    let backend_pod = &objects["Deployment/backend"]["spec"]["template"]["spec"];
+    assert_eq!(backend_pod["terminationGracePeriodSeconds"], 5);
+    // The client's image carries its env: the backend by service name.
+    let image = docker_load(&r.out.join("images/client.tar"));
+    let inspect = run(Command::new("docker").args(["image", "inspect", "--format", "{{json .Config.Env}}", &image]));
+    let _ = run(Command::new("docker").args(["rmi", "-f", &image]));
+    assert!(inspect.stdout.contains("BACKEND=http://backend:18767/"), "{}", inspect.stdout);
+}

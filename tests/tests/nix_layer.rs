@@ -150,6 +150,9 @@ fn defaults_fill_every_field() {
                 "restart": "on-failure",
                 "resources": { "cpus": null, "memoryMiB": null },
                 "replicas": 1,
+                "oneShot": false,
+                "stopSignal": null,
+                "stopTimeout": null,
                 "managers": {},
                 "ignoreUnsupported": [],
                 "optionsSet": ["process.argv"],
@@ -187,8 +190,8 @@ fn every_option_is_evaluated_and_listed_as_set() {
     configData.off = { enable = false; text = "ignored"; };
     volumes.data.path = "/var/lib/a";
     volumes.tmp = { path = /tmp/a-scratch; persistent = false; };
-    ports.http.port = 8080;
-    ports.dns = { port = 5353; protocol = "udp"; };
+    ports.http = { port = 8080; hostPort = 18080; };
+    ports.dns = { port = 5353; protocol = "udp"; internal = true; };
     user = "alice";
     group = "staff";
     dependsOn.db.condition = "healthy";
@@ -199,6 +202,9 @@ fn every_option_is_evaluated_and_listed_as_set() {
     restart = "always";
     resources = { cpus = 1.5; memoryMiB = 256; };
     replicas = 3;
+    oneShot = true;
+    stopSignal = "SIGINT";
+    stopTimeout = 30;
     managers.compose = { labels.x = "y"; n = 1; };
     managers.systemd.serviceConfig.Nice = 5;
     ignoreUnsupported = [ "healthcheck" "replicas" ];
@@ -247,8 +253,8 @@ fn every_option_is_evaluated_and_listed_as_set() {
     assert_eq!(
         a["ports"],
         json!({
-            "http": { "port": 8080, "protocol": "tcp" },
-            "dns": { "port": 5353, "protocol": "udp" }
+            "http": { "port": 8080, "protocol": "tcp", "internal": false, "hostPort": 18080 },
+            "dns": { "port": 5353, "protocol": "udp", "internal": true, "hostPort": null }
         })
     );
     assert_eq!(a["user"], "alice");
@@ -261,6 +267,7 @@ fn every_option_is_evaluated_and_listed_as_set() {
     assert_eq!(a["restart"], "always");
     assert_eq!(a["resources"], json!({ "cpus": 1.5, "memoryMiB": 256 }));
     assert_eq!(a["replicas"], 3);
+    assert_eq!((&a["oneShot"], &a["stopSignal"], &a["stopTimeout"]), (&json!(true), &json!("SIGINT"), &json!(30)));
     assert_eq!(
         a["managers"],
         json!({ "compose": { "labels": { "x": "y" }, "n": 1 }, "systemd": { "serviceConfig": { "Nice": 5 } } })
@@ -808,4 +815,37 @@ in
     let nixos = r#"{ name = "t"; services.a = { imports = [ { _class = "nixos"; } ]; process.argv = [ "x" ]; }; }"#;
     let err = eval_with(&nixpkgs, "modular-class", nixos, &[]).unwrap_err();
     assert!(err.contains("\"nixos\"") && err.contains("\"service\""), "{err}");
+}
+
+/// A service's address comes from the service it names (a typo is an
+/// evaluation error naming the attribute); the deployment-wide env is
+/// merged under each service's own and counts as set.
+#[test]
+fn service_addresses_and_deployment_env() {
+    let Some(nixpkgs) = nix2dream_e2e::nixpkgs_or_skip("nix_layer::service_addresses_and_deployment_env") else {
+        return;
+    };
+    let src = r#"{ config, ... }: {
+  name = "t";
+  env = { TZ = "UTC"; SHARED = "deployment"; };
+  services.backend = { process.argv = [ "b" ]; ports.http.port = 18000; };
+  services.proxy = {
+    process.argv = [ "proxy" "--to" config.services.backend.ports.http.address ];
+    env.BACKEND = "http://${config.services.backend.ports.http.host}:18000/";
+    env.SHARED = "own";
+  };
+}
+"#;
+    let v = eval_ok(&nixpkgs, "addresses", src);
+    let proxy = &v["services"]["proxy"];
+    assert_eq!(proxy["process"]["argv"], json!(["proxy", "--to", "@@nix2dream:host:backend@@:18000"]));
+    assert_eq!(proxy["env"], json!({ "BACKEND": "http://@@nix2dream:host:backend@@:18000/", "SHARED": "own", "TZ": "UTC" }));
+    assert_eq!(v["services"]["backend"]["env"], json!({ "SHARED": "deployment", "TZ": "UTC" }));
+    assert_eq!(options_set(&v, "backend"), ["process.argv", "ports", "env"], "the deployment's env counts as set");
+    assert!(v.get("env").is_none(), "merged, not emitted: {v:#}");
+
+    let err = eval_err(&nixpkgs, "address-typo", &src.replace("services.backend.ports.http.address", "services.backnd.ports.http.address"));
+    assert!(err.contains("backnd"), "{err}");
+    let err = eval_err(&nixpkgs, "port-typo", &src.replace("backend.ports.http.host", "backend.ports.htp.host"));
+    assert!(err.contains("htp"), "{err}");
 }

@@ -318,3 +318,35 @@ fn bad_kernels_and_taken_ports_get_clear_errors() {
     assert!(r.stderr.contains(&format!("port {port} (service web) is already in use on 127.0.0.1")), "{}", r.stderr);
     assert!(started.elapsed() < Duration::from_secs(10), "the port check should come before booting");
 }
+
+/// The conformance kit's multi-service stack in the VM: the one-shot seed
+/// completes and the client waits for it, the client reaches the backend
+/// at its loopback address, the internal port is not forwarded to the host,
+/// and the backend is stopped with its own signal (SIGINT).
+#[test]
+fn the_conformance_stack_runs_in_the_vm() {
+    use nix2dream_plugin_kit::conformance::stack::Stack;
+    let tmp = tempfile::tempdir().unwrap();
+    let busybox = busybox_package(tmp.path());
+    let kernel = kernel_package(tmp.path(), ALL_MODULES);
+    let port = free_port();
+    let stack = Stack::new(&busybox, "/srv", port);
+    let mut deployment = stack.deployment_json("stack");
+    deployment["settings"] = json!({"vm": {"kernel": kernel, "stopTimeoutSeconds": 5}});
+    let input = tmp.path().join("deployment.json");
+    std::fs::write(&input, serde_json::to_string(&deployment).unwrap()).unwrap();
+    let out = tmp.path().join("vm");
+    let r = render(&input, &out, None);
+    assert!(r.ok, "render: {}", r.stderr);
+    let vm = Vm::start(&out, "tcg");
+    vm.wait_console(120, "N2D-STACK end");
+    assert!(http_get(port, "/").is_none(), "the internal port {port} is reachable from the host");
+    let console = vm.console();
+    assert!(console.find("seed completed").unwrap_or(usize::MAX) < console.find("starting client").unwrap_or(0), "{console}");
+    if let Err(problems) = stack.check(&console) {
+        panic!("vm: the stack did not work as the deployment says:\n- {}", problems.join("\n- "));
+    }
+    assert_eq!(vm.stop("TERM"), 0);
+    let console = std::fs::read_to_string(out.join("state/console.log")).unwrap();
+    assert!(console.contains("backend stopped (signal 2)"), "the backend gets SIGINT, its stopSignal:\n{console}");
+}

@@ -69,6 +69,16 @@ pub struct Service {
     pub healthcheck: Option<Healthcheck>,
     pub restart: Restart,
     pub replicas: u32,
+    /// Runs to completion: once every replica exited 0 it is `completed`,
+    /// and not restarted.
+    #[serde(default)]
+    pub one_shot: bool,
+    /// The signal that stops it (one of [`STOP_SIGNALS`]); SIGTERM when unset.
+    #[serde(default)]
+    pub stop_signal: Option<String>,
+    /// Its own stop timeout, instead of the VM's.
+    #[serde(default)]
+    pub stop_timeout_seconds: Option<u32>,
     /// cgroup `memory.max` for all of the service's processes.
     #[serde(rename = "memoryMiB")]
     pub memory_mib: Option<u64>,
@@ -89,8 +99,27 @@ pub struct Volume {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Dependency {
     pub service: String,
-    /// Wait for its healthcheck to pass, not only for it to be started.
-    pub healthy: bool,
+    pub condition: Condition,
+}
+
+/// When a dependency counts as ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Condition {
+    Started,
+    /// Its healthcheck passes (started, when it has none).
+    Healthy,
+    /// A one-shot service whose every replica exited 0.
+    Completed,
+}
+
+/// The signals a service may be stopped with, by name and number (Linux).
+pub const STOP_SIGNALS: &[(&str, i32)] =
+    &[("SIGTERM", 15), ("SIGINT", 2), ("SIGQUIT", 3), ("SIGHUP", 1), ("SIGUSR1", 10), ("SIGUSR2", 12), ("SIGWINCH", 28)];
+
+/// The number of a signal in [`STOP_SIGNALS`].
+pub fn stop_signal_number(name: &str) -> Option<i32> {
+    STOP_SIGNALS.iter().find(|(n, _)| *n == name).map(|(_, number)| *number)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

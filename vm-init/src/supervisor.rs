@@ -1,10 +1,11 @@
 //! The services' life: started once their dependencies are started (or
-//! healthy, when asked), probed, restarted by policy, stopped dependents
-//! first. One loop polls every 50 ms: PID 1 reaps every child anyway, so it
+//! healthy, or completed, when asked), probed, restarted by policy (a
+//! one-shot service not after a success), stopped dependents first, each
+//! with its own stop signal and timeout. One loop polls every 50 ms: PID 1 reaps every child anyway, so it
 //! owns all `waitpid` calls, and polling keeps the states in one place.
 
 use crate::{health, log, spawn, sys};
-use nix2dream_vm_init::{Config, Probe, Service};
+use nix2dream_vm_init::{stop_signal_number, Condition, Config, Probe, Service};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -31,6 +32,8 @@ struct Instance {
     start_at: Option<Instant>,
     started: Instant,
     quick_exits: u32,
+    /// A one-shot instance that exited 0: it does not run again.
+    done: bool,
 }
 
 enum ProbeRun {
@@ -42,6 +45,8 @@ enum ProbeRun {
 struct Unit {
     spec: Service,
     started: bool,
+    /// A one-shot service whose every instance exited 0.
+    completed: bool,
     instances: Vec<Instance>,
     health: Health,
     probe: ProbeRun,
@@ -72,7 +77,8 @@ impl Supervisor {
             .map(|spec| Unit {
                 spec: spec.clone(),
                 started: false,
-                instances: (0..spec.replicas.max(1)).map(|_| Instance { pid: None, start_at: None, started: now, quick_exits: 0 }).collect(),
+                completed: false,
+                instances: (0..spec.replicas.max(1)).map(|_| Instance { pid: None, start_at: None, started: now, quick_exits: 0, done: false }).collect(),
                 health: Health::Unknown,
                 probe: ProbeRun::Idle,
                 next_probe: now,
@@ -122,7 +128,10 @@ impl Supervisor {
             }
             self.probe(u, now);
         }
-        if !self.all_up_reported && self.units.iter().all(|u| u.started && (u.spec.healthcheck.is_none() || u.health == Health::Healthy)) {
+        let up = |u: &Unit| {
+            u.started && if u.spec.one_shot { u.completed } else { u.spec.healthcheck.is_none() || u.health == Health::Healthy }
+        };
+        if !self.all_up_reported && self.units.iter().all(up) {
             self.all_up_reported = true;
             log::info(format!("all {} services are up", self.units.len()));
         }
@@ -130,8 +139,12 @@ impl Supervisor {
 
     fn dependencies_met(&self, u: usize) -> bool {
         self.units[u].spec.depends_on.iter().all(|dep| match self.units.iter().find(|d| d.spec.name == dep.service) {
-            // A dependency without a healthcheck cannot become healthy: started is all it can be.
-            Some(d) => d.started && (!dep.healthy || d.spec.healthcheck.is_none() || d.health == Health::Healthy),
+            Some(d) => match dep.condition {
+                Condition::Started => d.started,
+                // A dependency without a healthcheck cannot become healthy: started is all it can be.
+                Condition::Healthy => d.started && (d.spec.healthcheck.is_none() || d.health == Health::Healthy),
+                Condition::Completed => d.completed,
+            },
             None => true,
         })
     }
@@ -180,6 +193,15 @@ impl Supervisor {
         let unit = &mut self.units[u];
         let instance = &mut unit.instances[i];
         instance.pid = None;
+        if unit.spec.one_shot && success {
+            instance.start_at = None;
+            instance.done = true;
+            if unit.instances.iter().all(|i| i.done) {
+                unit.completed = true;
+                log::info(format!("{} completed", unit.spec.name));
+            }
+            return;
+        }
         if !unit.spec.restart.restarts(success) {
             log::info(format!("{label}: not restarted (restart policy {:?})", unit.spec.restart));
             return;
@@ -285,16 +307,19 @@ impl Supervisor {
             if pids.is_empty() {
                 continue;
             }
-            log::info(format!("stopping {}", self.units[u].spec.name));
+            let spec = &self.units[u].spec;
+            let signal = spec.stop_signal.as_deref().and_then(stop_signal_number).unwrap_or(libc::SIGTERM);
+            let timeout = spec.stop_timeout_seconds.map_or(self.stop_timeout, |s| Duration::from_secs(s.into()));
+            log::info(format!("stopping {}", spec.name));
             for &pid in &pids {
-                sys::kill_group(pid, libc::SIGTERM);
+                sys::kill_group(pid, signal);
             }
-            let deadline = Instant::now() + self.stop_timeout;
+            let deadline = Instant::now() + timeout;
             let mut killed = false;
             while self.units[u].instances.iter().any(|i| i.pid.is_some()) {
                 if !killed && Instant::now() >= deadline {
                     killed = true;
-                    log::info(format!("{} did not stop within {} s: killed", self.units[u].spec.name, self.stop_timeout.as_secs()));
+                    log::info(format!("{} did not stop within {} s: killed", self.units[u].spec.name, timeout.as_secs()));
                     for &pid in &pids {
                         sys::kill_group(pid, libc::SIGKILL);
                     }

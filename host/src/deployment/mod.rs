@@ -26,10 +26,21 @@ pub fn from_value(value: serde_json::Value) -> Result<Deployment> {
         let path = e.path().to_string();
         anyhow!("{}: {}", if path == "." { "(top level)".into() } else { path }, e.inner())
     })?;
+    let deployment_env = std::mem::take(&mut deployment.env);
     for (name, service) in deployment.services.iter_mut() {
         if service.options_set.is_none() {
             let object = value["services"][name].as_object().cloned().unwrap_or_default();
             service.options_set = Some(options::options_present(&object));
+        }
+        if !deployment_env.is_empty() {
+            // The service's own value wins.
+            for (key, value) in &deployment_env {
+                service.env.entry(key.clone()).or_insert_with(|| value.clone());
+            }
+            let set = service.options_set.get_or_insert_with(Vec::new);
+            if !set.iter().any(|o| o == "env") {
+                set.push("env".to_owned());
+            }
         }
     }
     validate::check(&deployment)?;

@@ -16,6 +16,10 @@ pub struct Deployment {
     pub settings: BTreeMap<String, serde_json::Value>,
     #[serde(default)]
     pub ignore_unsupported: Vec<String>,
+    /// Deployment-wide environment, merged under each service's own `env`
+    /// when loading (the Nix modules merge it themselves and leave it empty).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -54,6 +58,12 @@ pub struct Service {
     pub resources: Resources,
     #[serde(default = "one")]
     pub replicas: u32,
+    #[serde(default)]
+    pub one_shot: bool,
+    #[serde(default)]
+    pub stop_signal: Option<String>,
+    #[serde(default)]
+    pub stop_timeout: Option<u32>,
     #[serde(default)]
     pub managers: BTreeMap<String, serde_json::Value>,
     #[serde(default)]
@@ -108,10 +118,22 @@ pub enum Protocol {
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct Port {
     pub port: u16,
     #[serde(default)]
     pub protocol: Protocol,
+    #[serde(default)]
+    pub internal: bool,
+    #[serde(default)]
+    pub host_port: Option<u16>,
+}
+
+impl Port {
+    /// The port on the host's side, where it is published.
+    pub fn published_port(&self) -> u16 {
+        self.host_port.unwrap_or(self.port)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
@@ -120,6 +142,7 @@ pub enum Condition {
     #[default]
     Started,
     Healthy,
+    Completed,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, Default)]

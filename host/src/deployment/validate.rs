@@ -1,13 +1,16 @@
 //! Semantic checks serde cannot express. Every message starts with the path
 //! of the field concerned.
 
-use super::{options, Deployment, Protocol};
+use super::{options, Condition, Deployment, Protocol, Restart};
 use anyhow::{bail, Result};
 use std::collections::{BTreeMap, HashMap};
 
 /// The most replicas a service may ask for: far beyond any real deployment,
 /// and small enough for every manager's counters (and instance names).
 pub const MAX_REPLICAS: u32 = 10_000;
+
+/// The signals `stopSignal` may name (nix/lib.nix `stopSignals`).
+pub const STOP_SIGNALS: &[&str] = &["SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGWINCH"];
 
 /// At most this many problems are listed, then how many more there are.
 const MAX_LISTED: usize = 20;
@@ -55,6 +58,9 @@ pub fn check(d: &Deployment) -> Result<()> {
             errors.push(format!("ignoreUnsupported: {option:?} is not a core option (known: {})", options::CORE_OPTIONS.join(", ")));
         }
     }
+    // Ports the services listen on (one machine's network under some managers),
+    // and ports published on the host.
+    let mut listening: BTreeMap<(u16, Protocol), String> = BTreeMap::new();
     let mut published: BTreeMap<(u16, Protocol), String> = BTreeMap::new();
     for (name, s) in &d.services {
         let at = |field: &str| format!("services.{name}.{field}");
@@ -93,19 +99,46 @@ pub fn check(d: &Deployment) -> Result<()> {
             }
         }
         for (p, port) in &s.ports {
-            if port.port == 0 {
-                errors.push(format!("{}: must be between 1 and 65535", at(&format!("ports.{p}.port"))));
+            if port.port == 0 || port.host_port == Some(0) {
+                errors.push(format!("{}: must be between 1 and 65535", at(&format!("ports.{p}"))));
             }
-            if let Some(other) = published.insert((port.port, port.protocol), name.clone()) {
+            if let Some(other) = listening.insert((port.port, port.protocol), name.clone()) {
                 errors.push(format!("{}: port {} is also used by service {other:?}", at(&format!("ports.{p}.port")), port.port));
             }
+            if port.internal && port.host_port.is_some() {
+                errors.push(format!("{}: an internal port is not published, so it has no host port", at(&format!("ports.{p}.hostPort"))));
+            }
+            if !port.internal {
+                let host = port.published_port();
+                if let Some(other) = published.insert((host, port.protocol), format!("{name}.ports.{p}")) {
+                    errors.push(format!("{}: host port {host} is also published by services.{other}", at(&format!("ports.{p}"))));
+                }
+            }
         }
-        for dep in s.depends_on.keys() {
+        for (dep, dependency) in &s.depends_on {
             if dep == name {
                 errors.push(format!("{}: a service cannot depend on itself", at(&format!("dependsOn.{dep}"))));
-            } else if !d.services.contains_key(dep) {
+            } else if let Some(target) = d.services.get(dep) {
+                if dependency.condition == Condition::Completed && !target.one_shot {
+                    errors.push(format!(
+                        "{}: condition \"completed\" waits for a one-shot service to exit, and {dep:?} is not one (set its `oneShot = true`, or use \"started\" or \"healthy\")",
+                        at(&format!("dependsOn.{dep}.condition"))
+                    ));
+                }
+            } else {
                 errors.push(format!("{}: no service named {dep:?} (known: {known})", at(&format!("dependsOn.{dep}"))));
             }
+        }
+        if s.one_shot && s.restart == Restart::Always {
+            errors.push(format!("{}: a one-shot service cannot restart \"always\" (it would run again after succeeding): use \"on-failure\" or \"no\"", at("restart")));
+        }
+        if let Some(signal) = &s.stop_signal {
+            if !STOP_SIGNALS.contains(&signal.as_str()) {
+                errors.push(format!("{}: {signal:?} is not one of {}", at("stopSignal"), STOP_SIGNALS.join(", ")));
+            }
+        }
+        if s.stop_timeout == Some(0) {
+            errors.push(format!("{}: must be at least 1 second", at("stopTimeout")));
         }
         if let Some(h) = &s.healthcheck {
             if h.command.is_some() == h.http.is_some() {
@@ -129,6 +162,7 @@ pub fn check(d: &Deployment) -> Result<()> {
             }
         }
     }
+    errors.extend(crate::addresses::unknown_references(d));
     if let Some(cycle) = find_cycle(d) {
         let shown = if cycle.len() > MAX_LISTED {
             format!("{} -> … -> {} ({} services)", cycle[..MAX_LISTED / 2].join(" -> "), cycle[cycle.len() - 2..].join(" -> "), cycle.len() - 1)

@@ -40,6 +40,8 @@ struct RuntimeConfig {
     working_dir: Option<String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     labels: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stop_signal: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -136,6 +138,7 @@ pub(super) fn image_config(spec: &ImageSpec, layers: &[(&str, String)]) -> Resul
             volumes: c.volumes.iter().map(|v| (v.clone(), Empty {})).collect(),
             working_dir: c.working_dir.clone(),
             labels: c.labels.clone(),
+            stop_signal: c.stop_signal.clone(),
         },
         rootfs: RootFs {
             kind: "layers",

@@ -66,6 +66,8 @@ pub struct ImageConfig {
     pub working_dir: Option<String>,
     pub labels: BTreeMap<String, String>,
     pub volumes: Vec<String>,
+    /// `StopSignal`, e.g. "SIGINT"; none: the runtime's default (SIGTERM).
+    pub stop_signal: Option<String>,
 }
 
 /// A file baked into the image's final layer.

@@ -194,6 +194,7 @@ fn spec() -> ImageSpec {
             working_dir: Some("/srv".into()),
             labels: BTreeMap::from([("org.example.service".into(), "web".into())]),
             volumes: vec!["/var/lib/web".into()],
+            stop_signal: Some("SIGINT".into()),
         },
         store_paths: vec![],
         files: vec![
@@ -378,6 +379,7 @@ fn config_json_has_the_runtime_config_and_history() {
             "Volumes": {"/var/lib/web": {}},
             "WorkingDir": "/srv",
             "Labels": {"org.example.service": "web"},
+            "StopSignal": "SIGINT",
         })
     );
     let history = r.config["history"].as_array().unwrap();

@@ -73,6 +73,7 @@ mod tests {
             supported_options: vec!["process.argv".into(), "env".into()],
             settings_schema: "{\"type\":\"object\"}".into(),
             usage: "docker-compose up".into(),
+            addressing: crate::plugin::Addressing::ServiceName,
         }
     }
 

@@ -17,7 +17,7 @@ use wit::{since_v0_1_0 as v0_1, since_v0_2_0 as v0_2, since_v0_3_0 as v0_3, sinc
 use crate::bin_directories::BinDirectories;
 
 pub use engine::Origin;
-pub use wit::latest::{Artifact, Diagnostic, ImageRequest, PluginInfo, Rendered, Severity, VmRootRequest};
+pub use wit::latest::{Addressing, Artifact, Diagnostic, ImageRequest, PluginInfo, Rendered, Severity, VmRootRequest};
 
 /// Instantiation, prepared once, for the contract version the plugin targets.
 enum Prepared {
@@ -165,6 +165,7 @@ impl Plugin {
                 supported_options: Vec::new(),
                 settings_schema: String::new(),
                 usage: String::new(),
+                addressing: Addressing::Loopback,
             },
             wit_version,
             origin,

@@ -6,18 +6,20 @@ mod service;
 mod settings;
 mod yaml;
 
-use nix2dream_plugin_kit::{diagnostics, file, image, Artifact, Deployment, Diagnostic, Manager, PluginInfo, Rendered};
+use nix2dream_plugin_kit::{diagnostics, file, image, Addressing, Artifact, Deployment, Diagnostic, Manager, PluginInfo, Rendered};
 use serde_yaml_ng::{Mapping, Value};
 
 pub struct Compose;
 
 /// What compose.yaml adds to what the images carry.
-const ORCHESTRATION_OPTIONS: &[&str] = &["dependsOn", "healthcheck", "restart", "resources", "replicas"];
+const ORCHESTRATION_OPTIONS: &[&str] =
+    &["dependsOn", "healthcheck", "restart", "resources", "replicas", "oneShot", "stopTimeout", "ports.internal", "ports.hostPort"];
 
 const USAGE: &str = "\
 for i in OUT/images/*.tar; do docker load -i \"$i\"; done; docker-compose -f OUT/compose.yaml up -d
 Images hold each service's Nix closure and its config files. Ports are published on settings.compose.publishAddress \
-(default: all addresses). An http healthcheck runs `wget` inside the container: put busybox or wget in the service's \
+(default: all addresses), at their hostPort where one is set; internal ports are not published (only the other services reach them). \
+Services reach each other by name (the addresses in their env and argv say so); every container runs with an init (init: true) that reaps and forwards signals. An http healthcheck runs `wget` inside the container: put busybox or wget in the service's \
 package/path, or use a command healthcheck. managers.compose (per service) and settings.compose.file (top level) are \
 merged into the generated YAML.";
 
@@ -30,6 +32,7 @@ impl Manager for Compose {
             supported_options: nix2dream_plugin_kit::supported_options(&[image::IMAGE_OPTIONS, ORCHESTRATION_OPTIONS]),
             settings_schema: settings::SCHEMA.into(),
             usage: USAGE.into(),
+            addressing: Addressing::ServiceName,
         }
     }
 

@@ -68,6 +68,8 @@ fn depends_on(d: &Deployment, svc: &Service, deps: &[Dependency], warnings: &mut
                 "service_started"
             }
             DependencyCondition::Started => "service_started",
+            // The host checked that the dependency is a one-shot service.
+            DependencyCondition::Completed => "service_completed_successfully",
         };
         let mut c = Mapping::new();
         c.insert("condition".into(), condition.into());
@@ -102,23 +104,30 @@ pub fn compose_service(
     if let Some(user) = image::user_spec(svc) {
         m.insert("user".into(), string(&user));
     }
-    if !svc.ports.is_empty() {
+    let proto = |p: &nix2dream_plugin_kit::Port| match p.protocol {
+        Protocol::Tcp => "tcp",
+        Protocol::Udp => "udp",
+    };
+    // Internal ports: reachable on the project's network only.
+    let internal: Vec<String> = svc.ports.iter().filter(|p| p.internal).map(|p| format!("{}/{}", p.port, proto(p))).collect();
+    if !internal.is_empty() {
+        m.insert("expose".into(), strings(&internal));
+    }
+    if svc.ports.iter().any(|p| !p.internal) {
         let ports: Vec<String> = svc
             .ports
             .iter()
+            .filter(|p| !p.internal)
             .map(|p| {
-                let proto = match p.protocol {
-                    Protocol::Tcp => "tcp",
-                    Protocol::Udp => "udp",
-                };
+                let host = p.host_port.unwrap_or(p.port);
                 match &settings.publish_address {
-                    Some(addr) => format!("{addr}:{0}:{0}/{proto}", p.port),
-                    None => format!("{0}:{0}/{proto}", p.port),
+                    Some(addr) => format!("{addr}:{host}:{}/{}", p.port, proto(p)),
+                    None => format!("{host}:{}/{}", p.port, proto(p)),
                 }
             })
             .collect();
         m.insert("ports".into(), strings(&ports));
-        if svc.replicas > 1 {
+        if svc.replicas > 1 && svc.ports.iter().any(|p| !p.internal) {
             warnings.push(diagnostics::warning(
                 &svc.name,
                 "replicas",
@@ -156,6 +165,15 @@ pub fn compose_service(
         RestartPolicy::Always => "always",
     };
     m.insert("restart".into(), Value::String(restart.into()));
+    // An init as PID 1 reaps zombies and passes the stop signal on (a
+    // program started as PID 1 ignores signals it has no handler for).
+    m.insert("init".into(), Value::Bool(true));
+    if let Some(signal) = &svc.stop_signal {
+        m.insert("stop_signal".into(), string(signal));
+    }
+    if let Some(seconds) = svc.stop_timeout_seconds {
+        m.insert("stop_grace_period".into(), seconds(seconds));
+    }
     if let Some(cpus) = &svc.resources.cpus {
         match cpus.parse::<f64>() {
             Ok(c) if c > 0.0 => {
@@ -173,6 +191,10 @@ pub fn compose_service(
     let mut labels = Mapping::new();
     for (k, v) in &request.config.labels {
         labels.insert(Value::String(k.clone()), string(v));
+    }
+    if svc.one_shot {
+        // Says why `docker-compose ps` shows it exited: it ran to completion.
+        labels.insert("org.nix2dream.one-shot".into(), "true".into());
     }
     m.insert("labels".into(), Value::Mapping(labels));
 

@@ -3,7 +3,7 @@
 //! `images/<service>.tar`, loadable with `docker load` or `podman load`.
 //! Config files are baked into the image at the path the service expects.
 
-use nix2dream_plugin_kit::{diagnostics, image, Artifact, Deployment, Diagnostic, Manager, PluginInfo, Rendered};
+use nix2dream_plugin_kit::{diagnostics, image, Addressing, Artifact, Deployment, Diagnostic, Manager, PluginInfo, Rendered};
 
 pub struct Docker;
 
@@ -12,6 +12,8 @@ docker load -i OUT/images/<service>.tar, then docker run the printed <deployment
 Each image holds the service's Nix closure (one layer per store path), its config files at the path the service expects, \
 /etc/passwd and /etc/group for a named user (uid 1000), its volumes and working directory owned by that user, and declares its ports (EXPOSE) and volumes (VOLUME). \
 The archive is also an OCI layout: skopeo copy oci-archive:OUT/images/<service>.tar ... \
+Service addresses are the services' names: run the containers on one network, each named after its service \
+(docker network create <deployment>; docker run --network <deployment> --name <service> --init ...). \
 The plugin takes no settings: settings.docker and managers.docker must be empty (the image follows the core options).";
 
 /// No key is accepted: an image is what the core options say.
@@ -48,6 +50,7 @@ impl Manager for Docker {
             supported_options: nix2dream_plugin_kit::supported_options(&[image::IMAGE_OPTIONS]),
             settings_schema: SCHEMA.into(),
             usage: USAGE.into(),
+            addressing: Addressing::ServiceName,
         }
     }
 

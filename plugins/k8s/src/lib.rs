@@ -8,12 +8,15 @@ mod manifests;
 mod patch;
 mod settings;
 
-use nix2dream_plugin_kit::{diagnostics, file, image, Artifact, Deployment, Diagnostic, Manager, PluginInfo, Rendered};
+use nix2dream_plugin_kit::{diagnostics, file, image, Addressing, Artifact, Deployment, Diagnostic, Manager, PluginInfo, Rendered};
 
 pub struct K8s;
 
 /// What the manifests add to what the images carry.
-const CLUSTER_OPTIONS: &[&str] = &["healthcheck", "resources", "replicas"];
+/// `ports.internal` holds by construction: every Service is a ClusterIP
+/// Service, reachable inside the cluster only (an Ingress in
+/// `settings.k8s.extraObjects` publishes one).
+const CLUSTER_OPTIONS: &[&str] = &["healthcheck", "resources", "replicas", "oneShot", "stopTimeout", "ports.internal"];
 
 const USAGE: &str = "\
 Load each image into the cluster's container runtime (kind load image-archive OUT/images/<service>.tar; \
@@ -21,6 +24,8 @@ k3s ctr images import OUT/images/<service>.tar; or push it with skopeo copy oci-
 then kubectl apply -f OUT/manifests.yaml. Each service is a Deployment named after it (so http://<service>:<port> \
 works as in compose), with a Service when it has ports, and a PersistentVolumeClaim per persistent volume \
 (settings.k8s.storage, default 1Gi; the Deployment then uses the Recreate strategy); other volumes are emptyDir. \
+A one-shot service is a Job. Services are ClusterIP: every port is reachable inside the cluster only \
+(publish one with an Ingress in settings.k8s.extraObjects; hostPort is not used). \
 The healthcheck is the readiness and liveness probe; its startPeriod becomes a startupProbe (failures in the window do not count). \
 managers.k8s.patch.<Kind> (Deployment, Service, PersistentVolumeClaim) patches a service's objects like kubectl patch --type strategic; \
 settings.k8s.extraObjects adds objects of your own (an Ingress, a ConfigMap...).";
@@ -34,6 +39,7 @@ impl Manager for K8s {
             supported_options: nix2dream_plugin_kit::supported_options(&[image::IMAGE_OPTIONS, CLUSTER_OPTIONS]),
             settings_schema: settings::SCHEMA.into(),
             usage: USAGE.into(),
+            addressing: Addressing::ServiceName,
         }
     }
 

@@ -5,7 +5,7 @@
 
 use crate::settings::{self, Settings};
 use nix2dream_plugin_kit::types::ImageRequest;
-use nix2dream_plugin_kit::{diagnostics, image, Deployment, Diagnostic, Probe, Protocol, Service};
+use nix2dream_plugin_kit::{diagnostics, image, Deployment, Diagnostic, Probe, Protocol, RestartPolicy, Service};
 use serde_json::{json, Value};
 
 /// Kubernetes' IANA_SVC_NAME: what a port name must be.
@@ -155,27 +155,47 @@ pub fn objects(d: &Deployment, svc: &Service, request: &ImageRequest, settings: 
     if let Some(gid) = fs_group(svc) {
         pod["securityContext"] = json!({"fsGroup": gid});
     }
+    if let Some(seconds) = svc.stop_timeout_seconds {
+        pod["terminationGracePeriodSeconds"] = json!(seconds);
+    }
     let mut metadata = json!({"name": svc.name, "labels": labels(d, svc)});
     if let Some(description) = &svc.description {
         metadata["annotations"] = json!({"description": description});
     }
-    let mut spec = json!({
-        "replicas": svc.replicas,
-        "selector": {"matchLabels": {"app.kubernetes.io/name": svc.name, "app.kubernetes.io/part-of": d.name}},
-        "template": {"metadata": {"labels": labels(d, svc)}, "spec": pod},
-    });
-    // A rolling update starts the new pod before the old one stops; with a
-    // ReadWriteOnce claim held by the old pod (on another node), the new one
-    // never starts and the rollout hangs. Recreate stops the old pod first.
-    if svc.volumes.iter().any(|v| v.persistent) {
-        spec["strategy"] = json!({"type": "Recreate"});
+    if svc.one_shot {
+        // Runs to completion: a Job, retried on failure unless `restart = "no"`.
+        pod["restartPolicy"] = json!(if svc.restart == RestartPolicy::Never { "Never" } else { "OnFailure" });
+        let backoff_limit = if svc.restart == RestartPolicy::Never { 0 } else { 6 };
+        objects.push(json!({
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": metadata,
+            "spec": {
+                "completions": svc.replicas,
+                "parallelism": svc.replicas,
+                "backoffLimit": backoff_limit,
+                "template": {"metadata": {"labels": labels(d, svc)}, "spec": pod},
+            },
+        }));
+    } else {
+        let mut spec = json!({
+            "replicas": svc.replicas,
+            "selector": {"matchLabels": {"app.kubernetes.io/name": svc.name, "app.kubernetes.io/part-of": d.name}},
+            "template": {"metadata": {"labels": labels(d, svc)}, "spec": pod},
+        });
+        // A rolling update starts the new pod before the old one stops; with a
+        // ReadWriteOnce claim held by the old pod (on another node), the new one
+        // never starts and the rollout hangs. Recreate stops the old pod first.
+        if svc.volumes.iter().any(|v| v.persistent) {
+            spec["strategy"] = json!({"type": "Recreate"});
+        }
+        objects.push(json!({
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": metadata,
+            "spec": spec,
+        }));
     }
-    objects.push(json!({
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": metadata,
-        "spec": spec,
-    }));
     if !ports.is_empty() {
         objects.push(json!({
             "apiVersion": "v1",
@@ -215,6 +235,8 @@ fn apply_patches(svc: &Service, objects: &mut [Value]) -> Result<(), Diagnostic>
             let why = match kind.as_str() {
                 "Service" => "it has no ports",
                 "PersistentVolumeClaim" => "it has no persistent volumes",
+                "Job" => "it is not a one-shot service",
+                "Deployment" => "it is a one-shot service: patch its Job",
                 _ => "none is generated",
             };
             return Err(diagnostics::error(&svc.name, "managers", format!("managers.k8s.patch.{kind}: the service has no {kind} ({why})")));

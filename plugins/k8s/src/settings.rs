@@ -20,15 +20,15 @@ pub const SCHEMA: &str = r#"{
     },
     "patch": {
       "type": "object",
-      "description": "managers.k8s.patch (per service): {Deployment = {...}; Service = {...}; PersistentVolumeClaim = {...};}. Each is merged into the service's object(s) of that kind like `kubectl patch --type strategic`: mappings merge, null removes a key, containers/volumes/env merge by name (volumeMounts by mountPath, ports by containerPort or port), other lists are replaced; {name = \"x\"; \"$patch\" = \"delete\";} removes a list element, \"$patch\" = \"replace\" replaces a mapping.",
-      "properties": {"Deployment": {"type": "object"}, "Service": {"type": "object"}, "PersistentVolumeClaim": {"type": "object"}},
+      "description": "managers.k8s.patch (per service): {Deployment = {...}; Job = {...}; Service = {...}; PersistentVolumeClaim = {...};}. Each is merged into the service's object(s) of that kind like `kubectl patch --type strategic`: mappings merge, null removes a key, containers/volumes/env merge by name (volumeMounts by mountPath, ports by containerPort or port), other lists are replaced; {name = \"x\"; \"$patch\" = \"delete\";} removes a list element, \"$patch\" = \"replace\" replaces a mapping.",
+      "properties": {"Deployment": {"type": "object"}, "Job": {"type": "object"}, "Service": {"type": "object"}, "PersistentVolumeClaim": {"type": "object"}},
       "additionalProperties": false
     }
   }
 }"#;
 
 /// The kinds generated per service, which `managers.k8s.patch` may patch.
-pub const PATCHABLE_KINDS: &[&str] = &["Deployment", "Service", "PersistentVolumeClaim"];
+pub const PATCHABLE_KINDS: &[&str] = &["Deployment", "Job", "Service", "PersistentVolumeClaim"];
 
 pub struct Settings {
     pub storage: String,

@@ -2,7 +2,7 @@
 //! one runit service directory per service. Built with the workspace (so
 //! the documentation cannot drift from the kit's API) and tested below.
 
-use nix2dream_plugin_kit::{diagnostics, file, shell, Deployment, Diagnostic, Manager, PluginInfo, Rendered};
+use nix2dream_plugin_kit::{diagnostics, file, shell, Addressing, Deployment, Diagnostic, Manager, PluginInfo, Rendered};
 
 pub struct Runit;
 
@@ -16,6 +16,8 @@ impl Manager for Runit {
             supported_options: nix2dream_plugin_kit::supported_options(&[&["process.argv", "env"]]),
             settings_schema: String::new(),
             usage: "ln -s OUT/<service> /etc/service/".into(),
+            // runit runs every service on this machine: they meet on 127.0.0.1.
+            addressing: Addressing::Loopback,
         }
     }
 

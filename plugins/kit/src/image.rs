@@ -21,6 +21,7 @@ pub const IMAGE_OPTIONS: &[&str] = &[
     "ports",
     "user",
     "group",
+    "stopSignal",
 ];
 
 /// `<deployment>-<service>`: names are validated as `[a-z0-9][a-z0-9-]*`
@@ -180,12 +181,13 @@ pub fn image_request(deployment: &Deployment, service: &Service) -> ImageRequest
         working_dir: service.working_directory.clone(),
         labels,
         volumes: service.volumes.iter().map(|v| v.path.clone()).collect(),
+        stop_signal: service.stop_signal.clone(),
     };
     let mut fingerprint: Vec<String> = service.closure_roots.clone();
     fingerprint.extend(config.entrypoint.iter().chain(&config.cmd).cloned());
     fingerprint.extend(config.env.iter().map(|e| format!("{}={}", e.name, e.value)));
     fingerprint.extend(config.exposed_ports.iter().map(|p| format!("{}{:?}", p.port, p.protocol)));
-    fingerprint.extend(config.user.iter().chain(&config.working_dir).cloned());
+    fingerprint.extend(config.user.iter().chain(&config.working_dir).chain(&config.stop_signal).cloned());
     fingerprint.extend(config.labels.iter().map(|(k, v)| format!("{k}={v}")));
     fingerprint.extend(config.volumes.iter().cloned());
     for f in &files {

@@ -34,7 +34,7 @@ pub mod types {
 }
 
 pub use types::{
-    Artifact, BinDirectory, ConfigFile, Dependency, DependencyCondition, Deployment, Diagnostic, EnvVar, HttpProbe,
+    Addressing, Artifact, BinDirectory, ConfigFile, Dependency, DependencyCondition, Deployment, Diagnostic, EnvVar, HttpProbe,
     FileContent, Healthcheck, PluginInfo, Port, Probe, Protocol, Rendered, Resources,
     RestartPolicy, Service, Severity, Volume,
 };

@@ -28,6 +28,9 @@ pub fn service(name: &str, argv: &[&str]) -> Service {
         restart: RestartPolicy::OnFailure,
         resources: Resources { cpus: None, memory_mib: None },
         replicas: 1,
+        one_shot: false,
+        stop_signal: None,
+        stop_timeout_seconds: None,
         options_set: vec!["process.argv".to_owned()],
         settings_json: String::new(),
         closure_roots: Vec::new(),
@@ -71,7 +74,7 @@ pub trait ServiceExt: Sized {
         self.with(|s| s.volumes.push(Volume { name: name.into(), path: path.into(), persistent: true }))
     }
     fn port(self, name: &str, port: u16) -> Self {
-        self.with(|s| s.ports.push(Port { name: name.into(), port, protocol: Protocol::Tcp }))
+        self.with(|s| s.ports.push(Port { name: name.into(), port, protocol: Protocol::Tcp, internal: false, host_port: None }))
     }
     fn description(self, text: &str) -> Self {
         self.with(|s| s.description = Some(text.into()))
@@ -93,9 +96,21 @@ pub fn deployment(services: Vec<Service>) -> Deployment {
     Deployment { name: "demo".to_owned(), services, settings_json: String::new(), bin_directories: Vec::new() }
 }
 
-/// The baseline service `web` (argv `app`) with exactly one core option set.
-pub fn with_option(option: &str) -> Service {
+/// What [`with_option`] adds `option` to: the service `web` (argv `app`),
+/// with what the option needs around it (a port for the port options, no
+/// restart for a one-shot service), so that only the option differs.
+pub fn baseline_for(option: &str) -> Service {
     let base = service("web", &["app"]);
+    match option {
+        "ports.internal" | "ports.hostPort" => base.port("http", 8080),
+        "oneShot" => base.with(|s| s.restart = RestartPolicy::Never),
+        _ => base,
+    }
+}
+
+/// The baseline service with exactly one core option set (see [`baseline_for`]).
+pub fn with_option(option: &str) -> Service {
+    let base = baseline_for(option);
     match option {
         "description" => base.description("hello"),
         "package" => base.with(|s| s.package = Some("/nix/store/abc-app".into())),
@@ -123,6 +138,11 @@ pub fn with_option(option: &str) -> Service {
         "restart" => base.with(|s| s.restart = RestartPolicy::Always),
         "resources" => base.with(|s| s.resources = Resources { cpus: Some("0.5".into()), memory_mib: Some(256) }),
         "replicas" => base.with(|s| s.replicas = 3),
+        "ports.internal" => base.with(|s| s.ports[0].internal = true),
+        "ports.hostPort" => base.with(|s| s.ports[0].host_port = Some(18080)),
+        "oneShot" => base.with(|s| s.one_shot = true),
+        "stopSignal" => base.with(|s| s.stop_signal = Some("SIGINT".into())),
+        "stopTimeout" => base.with(|s| s.stop_timeout_seconds = Some(30)),
         other => panic!("unknown core option {other}"),
     }
 }
@@ -132,9 +152,11 @@ pub fn with_option(option: &str) -> Service {
 /// less. `render` gets the service; a service `db` may be added beside it
 /// (the `dependsOn` case depends on one).
 pub fn honoured_options<T: PartialEq>(render: impl Fn(Service) -> T) -> Vec<String> {
-    let baseline = render(service("web", &["app"]));
-    let mut honoured: Vec<String> =
-        crate::CORE_OPTIONS.iter().filter(|o| render(with_option(o)) != baseline).map(|o| (*o).to_owned()).collect();
+    let mut honoured: Vec<String> = crate::CORE_OPTIONS
+        .iter()
+        .filter(|o| render(with_option(o)) != render(baseline_for(o)))
+        .map(|o| (*o).to_owned())
+        .collect();
     honoured.sort();
     honoured
 }

@@ -9,7 +9,7 @@ mod nix;
 mod settings;
 mod vm;
 
-use nix2dream_plugin_kit::{file, Deployment, Diagnostic, Manager, PluginInfo, Rendered};
+use nix2dream_plugin_kit::{file, Addressing, Deployment, Diagnostic, Manager, PluginInfo, Rendered};
 
 pub struct Nixos;
 
@@ -31,6 +31,11 @@ const SUPPORTED: &[&str] = &[
     "restart",
     "resources",
     "replicas",
+    "ports.internal",
+    "ports.hostPort",
+    "oneShot",
+    "stopSignal",
+    "stopTimeout",
 ];
 
 const USAGE: &str = "\
@@ -57,6 +62,7 @@ impl Manager for Nixos {
             supported_options: nix2dream_plugin_kit::supported_options(&[SUPPORTED]),
             settings_schema: settings::SCHEMA.into(),
             usage: USAGE.into(),
+            addressing: Addressing::Loopback,
         }
     }
 

@@ -157,7 +157,10 @@ fn service_definition(d: &Deployment, svc: &Service, plan: &ServicePlan, extra: 
 
     let mut unit = Section::default();
     let mut service = Section::default();
-    service.one("Type", string("exec"));
+    service.one("Type", string(plan.service_type));
+    if plan.service_type == "oneshot" {
+        service.one("RemainAfterExit", "true".to_owned());
+    }
     let argv: Vec<String> = plan.exec_start.iter().map(|w| string(w)).collect();
     service.one("ExecStart", format!("utils.escapeSystemdExecArgs {}", list(&argv)));
     if let Some(user) = &plan.user {
@@ -189,6 +192,12 @@ fn service_definition(d: &Deployment, svc: &Service, plan: &ServicePlan, extra: 
         service.one("TimeoutStartSec", string(&gate.timeout_seconds.to_string()));
     }
     service.one("Restart", string(plan.restart));
+    if let Some(signal) = &plan.kill_signal {
+        service.one("KillSignal", string(signal));
+    }
+    if let Some(seconds) = plan.timeout_stop_seconds {
+        service.one("TimeoutStopSec", string(&seconds.to_string()));
+    }
     if let Some(quota) = &plan.cpu_quota {
         service.one("CPUQuota", string(quota));
     }
@@ -236,8 +245,9 @@ pub fn render(d: &Deployment, settings: &DeploymentSettings) -> Result<Module, V
         }
         accounts.add(svc);
         wants.extend(instances(d, svc).into_iter().map(|u| string(&u)));
-        if !svc.ports.is_empty() && !settings.open_firewall {
-            let ports: Vec<String> = svc.ports.iter().map(|p| format!("{}/{}", p.port, protocol(p.protocol))).collect();
+        if svc.ports.iter().any(|p| !p.internal) && !settings.open_firewall {
+            let ports: Vec<String> =
+                svc.ports.iter().filter(|p| !p.internal).map(|p| format!("{}/{}", p.port, protocol(p.protocol))).collect();
             warnings.push(diagnostics::warning(
                 &svc.name,
                 "ports",
@@ -272,7 +282,7 @@ pub fn render(d: &Deployment, settings: &DeploymentSettings) -> Result<Module, V
     accounts.write(&mut out);
     if settings.open_firewall {
         for (protocol_name, protocol_value) in [("TCP", Protocol::Tcp), ("UDP", Protocol::Udp)] {
-            let ports = ports_of(d, protocol_value);
+            let ports = firewall_ports(d, protocol_value);
             if !ports.is_empty() {
                 out += &format!("  networking.firewall.allowed{protocol_name}Ports = {};\n", list(&ports));
             }
@@ -298,9 +308,24 @@ pub fn protocol(p: Protocol) -> &'static str {
     }
 }
 
-/// The deployment's ports of one protocol, sorted, once each.
-pub fn ports_of(d: &Deployment, protocol: Protocol) -> Vec<String> {
-    let mut ports: Vec<u16> = d.services.iter().flat_map(|s| &s.ports).filter(|p| p.protocol == protocol).map(|p| p.port).collect();
+/// The deployment's published ports of one protocol (internal ones stay
+/// closed), as (host port, port the service listens on), sorted, once each.
+pub fn published_ports(d: &Deployment, protocol: Protocol) -> Vec<(u16, u16)> {
+    let mut ports: Vec<(u16, u16)> = d
+        .services
+        .iter()
+        .flat_map(|s| &s.ports)
+        .filter(|p| p.protocol == protocol && !p.internal)
+        .map(|p| (p.host_port.unwrap_or(p.port), p.port))
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    ports
+}
+
+/// The ports services listen on that the firewall opens (the published ones).
+pub fn firewall_ports(d: &Deployment, protocol: Protocol) -> Vec<String> {
+    let mut ports: Vec<u16> = published_ports(d, protocol).into_iter().map(|(_, guest)| guest).collect();
     ports.sort_unstable();
     ports.dedup();
     ports.iter().map(u16::to_string).collect()

@@ -2,7 +2,7 @@
 //! (NixOS's qemu-vm.nix): every port forwarded to the host's loopback,
 //! memory and cores from the services' resources, state on the VM's disk.
 
-use crate::module::{ports_of, protocol};
+use crate::module::{firewall_ports, protocol, published_ports};
 use crate::nix::{list, string};
 use crate::settings::DeploymentSettings;
 use nix2dream_plugin_kit::{Deployment, Protocol};
@@ -36,13 +36,13 @@ pub fn render(d: &Deployment, settings: &DeploymentSettings) -> String {
     let mut forwards = String::new();
     let mut open = String::new();
     for (name, p) in [("TCP", Protocol::Tcp), ("UDP", Protocol::Udp)] {
-        let ports = ports_of(d, p);
-        for port in &ports {
+        for (host, guest) in published_ports(d, p) {
             forwards += &format!(
-                "    {{ from = \"host\"; host.address = \"127.0.0.1\"; host.port = {port}; guest.port = {port}; proto = \"{}\"; }}\n",
+                "    {{ from = \"host\"; host.address = \"127.0.0.1\"; host.port = {host}; guest.port = {guest}; proto = \"{}\"; }}\n",
                 protocol(p)
             );
         }
+        let ports = firewall_ports(d, p);
         if !ports.is_empty() {
             open += &format!("  networking.firewall.allowed{name}Ports = {};\n", list(&ports));
         }

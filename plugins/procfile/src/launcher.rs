@@ -10,7 +10,8 @@
 //!    prepended to `PATH`;
 //! 3. `preStart` with `/bin/sh -ec`, in the working directory and with the
 //!    service's environment; its failure stops the launcher (`set -e`);
-//! 4. `exec` of argv, so the service gets the launcher's pid and signals.
+//! 4. `exec` of argv, so the service gets the launcher's pid and signals
+//!    (a one-shot service runs, then the launcher `exec`s a long `sleep`).
 
 use nix2dream_plugin_kit::diagnostics::error;
 use nix2dream_plugin_kit::shell::{is_env_name, quote, quote_words};
@@ -205,6 +206,16 @@ pub fn render(deployment: &str, service: &Service, settings: &ServiceSettings) -
     }
 
     line("");
-    line(&format!("exec {}", quote_words(&service.argv)));
+    if service.one_shot {
+        // honcho and foreman stop every process once one exits: after a
+        // success the launcher stays, idle, until the stack is stopped
+        // (a failure still exits, through `set -e`, and stops the stack).
+        line("# oneShot: runs to completion, then waits to be stopped");
+        line(&quote_words(&service.argv));
+        line(&format!("echo {} >&2", quote(&format!("{name}: completed"))));
+        line("exec sleep 2147483647");
+    } else {
+        line(&format!("exec {}", quote_words(&service.argv)));
+    }
     Ok(s)
 }

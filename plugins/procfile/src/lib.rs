@@ -12,12 +12,23 @@ mod procfile;
 mod settings;
 
 use nix2dream_plugin_kit::diagnostics::deployment_error;
-use nix2dream_plugin_kit::{file, Deployment, Diagnostic, Manager, PluginInfo, Rendered, Severity};
+use nix2dream_plugin_kit::{file, Addressing, Deployment, Diagnostic, Manager, PluginInfo, Rendered, Severity};
 
 /// The core options this manager honours; every other option a service sets
 /// gets the host's "unsupported" warning.
-pub const SUPPORTED_OPTIONS: &[&str] =
-    &["description", "package", "process.argv", "env", "path", "workingDirectory", "preStart", "configData", "volumes", "ports"];
+pub const SUPPORTED_OPTIONS: &[&str] = &[
+    "description",
+    "package",
+    "process.argv",
+    "env",
+    "path",
+    "workingDirectory",
+    "preStart",
+    "configData",
+    "volumes",
+    "ports",
+    "oneShot",
+];
 
 const USAGE: &str = "\
 Run from the output directory (the Procfile's commands are relative to it):
@@ -27,7 +38,8 @@ Each service runs OUT/<binDir>/<name> (binDir defaults to bin), which creates th
 the working directory, writes the configData files, exports PORT_<NAME>=<port> for every \
 declared port (and PORT when there is exactly one, replacing the port honcho/foreman would pick), \
 then env, puts the package's bin/ and then each path entry's bin/ first on PATH, runs preStart with /bin/sh -e and execs \
-process.argv. Relative configData paths are relative to the working directory, or to OUT when \
+process.argv (a oneShot service's launcher runs it, then sleeps until the stack stops, since honcho \
+stops every process once one exits). Services reach each other on 127.0.0.1. Relative configData paths are relative to the working directory, or to OUT when \
 workingDirectory is unset. Settings: settings.procfile.binDir (launcher directory); \
 managers.procfile.enable = false leaves a service out.";
 
@@ -43,6 +55,7 @@ impl Manager for Procfile {
             supported_options: SUPPORTED_OPTIONS.iter().map(|o| (*o).to_owned()).collect(),
             settings_schema: settings::SCHEMA.to_owned(),
             usage: USAGE.to_owned(),
+            addressing: Addressing::Loopback,
         }
     }
 

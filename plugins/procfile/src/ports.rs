@@ -47,7 +47,7 @@ mod tests {
     use nix2dream_plugin_kit::Protocol;
 
     fn port(name: &str, port: u16) -> Port {
-        Port { name: name.into(), port, protocol: Protocol::Tcp }
+        Port { name: name.into(), port, protocol: Protocol::Tcp, internal: false, host_port: None }
     }
 
     #[test]

@@ -8,7 +8,7 @@
 mod settings;
 mod unit;
 
-use nix2dream_plugin_kit::{file, Deployment, Diagnostic, Manager, PluginInfo, Rendered};
+use nix2dream_plugin_kit::{file, Addressing, Deployment, Diagnostic, Manager, PluginInfo, Rendered};
 
 pub struct Systemd;
 
@@ -30,6 +30,9 @@ const SUPPORTED: &[&str] = &[
     "restart",
     "resources",
     "replicas",
+    "oneShot",
+    "stopSignal",
+    "stopTimeout",
 ];
 
 const USAGE: &str = "\
@@ -50,6 +53,7 @@ impl Manager for Systemd {
             supported_options: nix2dream_plugin_kit::supported_options(&[SUPPORTED]),
             settings_schema: settings::SCHEMA.into(),
             usage: USAGE.into(),
+            addressing: Addressing::Loopback,
         }
     }
 

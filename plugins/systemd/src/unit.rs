@@ -58,7 +58,10 @@ pub fn render(d: &Deployment, svc: &Service, settings: &DeploymentSettings) -> R
         unit.set("Requires", plan.after.join(" "));
     }
 
-    service.set("Type", "exec");
+    service.set("Type", plan.service_type);
+    if plan.service_type == "oneshot" {
+        service.set("RemainAfterExit", "yes");
+    }
     if !plan.path_dirs.is_empty() {
         let dirs: Vec<String> = plan.path_dirs.iter().map(|p| format!("{p}/bin")).collect();
         service.set("Environment", assignment("PATH", &format!("{}:{DEFAULT_PATH}", dirs.join(":"))));
@@ -105,6 +108,12 @@ pub fn render(d: &Deployment, svc: &Service, settings: &DeploymentSettings) -> R
         service.set("TimeoutStartSec", gate.timeout_seconds.to_string());
     }
     service.set("Restart", plan.restart);
+    if let Some(signal) = &plan.kill_signal {
+        service.set("KillSignal", signal);
+    }
+    if let Some(seconds) = plan.timeout_stop_seconds {
+        service.set("TimeoutStopSec", seconds.to_string());
+    }
     if let Some(quota) = &plan.cpu_quota {
         service.set("CPUQuota", quota);
     }

@@ -88,6 +88,10 @@ pub fn build(d: &Deployment, settings: &Settings, accounts: &Accounts, warnings:
                 warnings.push(warning(&s.name, "dependsOn", format!("{} has no healthcheck: {} starts once it is started", dep.service, s.name)));
             }
         }
+        if let Some(signal) = s.stop_signal.as_deref().filter(|sig| init::stop_signal_number(sig).is_none()) {
+            errors.push(error(&s.name, "stopSignal", format!("{signal:?} is not a signal the VM's supervisor knows")));
+            continue;
+        }
         if s.replicas > 1 && !s.ports.is_empty() {
             warnings.push(warning(&s.name, "replicas", "the replicas share the VM's network: only one of them can listen on each port"));
         }
@@ -101,7 +105,18 @@ pub fn build(d: &Deployment, settings: &Settings, accounts: &Accounts, warnings:
             gid,
             working_directory: s.working_directory.clone(),
             volumes: s.volumes.iter().map(|v| init::Volume { name: v.name.clone(), path: v.path.clone(), persistent: v.persistent }).collect(),
-            depends_on: s.depends_on.iter().map(|dep| init::Dependency { service: dep.service.clone(), healthy: dep.condition == DependencyCondition::Healthy }).collect(),
+            depends_on: s
+                .depends_on
+                .iter()
+                .map(|dep| init::Dependency {
+                    service: dep.service.clone(),
+                    condition: match dep.condition {
+                        DependencyCondition::Started => init::Condition::Started,
+                        DependencyCondition::Healthy => init::Condition::Healthy,
+                        DependencyCondition::Completed => init::Condition::Completed,
+                    },
+                })
+                .collect(),
             healthcheck: s.healthcheck.as_ref().map(|h| init::Healthcheck {
                 probe: match &h.probe {
                     CoreProbe::Command(argv) => init::Probe::Command(argv.clone()),
@@ -118,6 +133,9 @@ pub fn build(d: &Deployment, settings: &Settings, accounts: &Accounts, warnings:
                 RestartPolicy::Always => init::Restart::Always,
             },
             replicas: s.replicas.max(1),
+            one_shot: s.one_shot,
+            stop_signal: s.stop_signal.clone(),
+            stop_timeout_seconds: s.stop_timeout_seconds,
             memory_mib: s.resources.memory_mib,
             cpu_millis: cpu,
         });

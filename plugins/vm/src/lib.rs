@@ -14,7 +14,7 @@ mod settings;
 mod tests;
 
 use nix2dream_plugin_kit::types::{ImageFile, VmRootRequest};
-use nix2dream_plugin_kit::{file, Artifact, Deployment, Diagnostic, FileContent, Manager, PluginInfo, Rendered};
+use nix2dream_plugin_kit::{file, Addressing, Artifact, Deployment, Diagnostic, FileContent, Manager, PluginInfo, Rendered};
 
 pub struct Vm;
 
@@ -49,6 +49,7 @@ impl Manager for Vm {
             supported_options: nix2dream_plugin_kit::supported_options(&[SUPPORTED]),
             settings_schema: settings::SCHEMA.into(),
             usage: USAGE.into(),
+            addressing: Addressing::Loopback,
         }
     }
 

@@ -25,15 +25,17 @@ pub fn script(vm: &Vm) -> String {
     let mut forwards = String::new();
     let mut summary = Vec::new();
     for s in &d.services {
-        for p in &s.ports {
+        // Internal ports stay inside the VM, where the services meet.
+        for p in s.ports.iter().filter(|p| !p.internal) {
             let proto = match p.protocol {
                 Protocol::Tcp => "tcp",
                 Protocol::Udp => "udp",
             };
-            forwards += &format!(",hostfwd={proto}:127.0.0.1:{0}-:{0}", p.port);
-            summary.push(format!("{}/{proto} ({} {})", p.port, s.name, p.name));
+            let host = p.host_port.unwrap_or(p.port);
+            forwards += &format!(",hostfwd={proto}:127.0.0.1:{host}-:{}", p.port);
+            summary.push(format!("{host}/{proto} ({} {})", s.name, p.name));
             if proto == "tcp" {
-                ports += &format!("port_free {} {}\n", p.port, quote(&s.name));
+                ports += &format!("port_free {host} {}\n", quote(&s.name));
             }
         }
     }
@@ -63,7 +65,8 @@ kernel={kernel}/bzImage
 initrd=$here/{initramfs}
 state=${{NIX2DREAM_VM_STATE:-$here/state}}
 qemu=${{QEMU:-qemu-system-x86_64}}
-stop_timeout={stop_timeout}
+# Every service's stop timeout, one after the other (dependents first).
+stop_budget={stop_budget}
 
 die() {{ printf 'run-vm: error: %s\n' "$*" >&2; exit 1; }}
 say() {{ printf 'run-vm: %s\n' "$*" >&2; }}
@@ -129,7 +132,7 @@ stop() {{
   stopping=true
   say "stopping the services, then the VM (again to stop at once)"
   printf 'poweroff\n' >&3
-  deadline=$(( SECONDS + stop_timeout * {services} + 30 ))
+  deadline=$(( SECONDS + stop_budget + 30 ))
 }}
 # bash cannot trap a signal ignored when it started (nohup, `&` in a script).
 if [ "$(trap -p INT)" = "trap -- '' SIGINT" ]; then
@@ -160,8 +163,12 @@ die "the VM stopped on its own (QEMU exit status $status): see the messages abov
         summary = if summary.is_empty() { "none".to_owned() } else { summary.join(", ") },
         kernel = quote(vm.kernel),
         initramfs = INITRAMFS,
-        stop_timeout = vm.stop_timeout_seconds,
+        stop_budget = d
+            .services
+            .iter()
+            .map(|s| u64::from(s.stop_timeout_seconds.unwrap_or(vm.stop_timeout_seconds)))
+            .sum::<u64>()
+            .max(u64::from(vm.stop_timeout_seconds)),
         cpus = vm.cpus,
-        services = d.services.len().max(1),
     )
 }

@@ -1,8 +1,10 @@
 //! The conversion of a deployment into a contract version's WIT types. The
-//! service records are the same in every version so far, but each
-//! version's bindings are distinct Rust types: one macro, expanded in each
-//! version module, keeps a single copy of the code. Each version module
-//! builds its own `deployment` record around it (0.3.0 added a field).
+//! host builds the latest records once (`since_v0_4_0::services_for`); an
+//! older contract gets them without what it does not know. Each version's
+//! bindings are distinct Rust types with mostly the same records: one macro
+//! per shared step, expanded in each version module, keeps a single copy of
+//! the code. Each version module builds its own `deployment` record around
+//! the services (0.3.0 added a field).
 
 /// This plugin's settings (`settings.<plugin>` or `managers.<plugin>`) as JSON text.
 pub fn settings_json(map: &std::collections::BTreeMap<String, serde_json::Value>, plugin_name: &str) -> String {
@@ -10,99 +12,96 @@ pub fn settings_json(map: &std::collections::BTreeMap<String, serde_json::Value>
 }
 
 /// Expands to `fn services_for(&Deployment, plugin_name) -> Vec<api::Service>`
-/// where `api` is the version module's bindings.
-macro_rules! service_conversion {
+/// for a contract before 0.4.0: the latest records (built once, in
+/// `since_v0_4_0`), without what 0.4.0 added. A `completed` dependency
+/// becomes `started` (the one-shot option itself is reported as unsupported
+/// to such a plugin, by name).
+macro_rules! services_before_v0_4 {
     () => {
-        /// Every service, with the plugin `plugin_name`'s own settings only.
         fn services_for(dep: &d::Deployment, plugin_name: &str) -> Vec<api::Service> {
-            let settings = |map| super::convert::settings_json(map, plugin_name);
-            {
-                dep
-                    .services
-                    .iter()
-                    .map(|(name, s)| api::Service {
-                        name: name.clone(),
-                        description: s.description.clone(),
-                        package: s.package.clone(),
-                        argv: s.process.argv.clone(),
-                        env: s.env.iter().map(|(k, v)| api::EnvVar { name: k.clone(), value: v.clone() }).collect(),
-                        path: s.path.clone(),
-                        working_directory: s.working_directory.clone(),
-                        pre_start: s.pre_start.clone(),
-                        config_files: s
-                            .config_data
-                            .iter()
-                            .map(|(n, c)| api::ConfigFile {
-                                name: n.clone(),
-                                path: c.path.clone().unwrap_or_else(|| n.clone()),
-                                content: match (&c.text, &c.source) {
-                                    (Some(text), _) => api::FileContent::Text(text.clone()),
-                                    (None, source) => api::FileContent::Source(source.clone().unwrap_or_default()),
-                                },
-                            })
-                            .collect(),
-                        volumes: s
-                            .volumes
-                            .iter()
-                            .map(|(n, v)| api::Volume { name: n.clone(), path: v.path.clone(), persistent: v.persistent })
-                            .collect(),
-                        ports: s
-                            .ports
-                            .iter()
-                            .map(|(n, p)| api::Port {
-                                name: n.clone(),
-                                port: p.port,
-                                protocol: match p.protocol {
-                                    d::Protocol::Tcp => api::Protocol::Tcp,
-                                    d::Protocol::Udp => api::Protocol::Udp,
-                                },
-                            })
-                            .collect(),
-                        user: s.user.clone(),
-                        group: s.group.clone(),
-                        depends_on: s
-                            .depends_on
-                            .iter()
-                            .map(|(n, dep)| api::Dependency {
-                                service: n.clone(),
-                                condition: match dep.condition {
-                                    d::Condition::Started => api::DependencyCondition::Started,
-                                    d::Condition::Healthy => api::DependencyCondition::Healthy,
-                                },
-                            })
-                            .collect(),
-                        healthcheck: s.healthcheck.as_ref().map(|h| api::Healthcheck {
-                            probe: match (&h.command, &h.http) {
-                                (Some(command), _) => api::Probe::Command(command.clone()),
-                                (None, Some(http)) => api::Probe::Http(api::HttpProbe { port: http.port, path: http.path.clone() }),
-                                (None, None) => api::Probe::Command(Vec::new()),
+            use super::since_v0_4_0::api as new;
+            super::since_v0_4_0::services_for(dep, plugin_name)
+                .into_iter()
+                .map(|s| api::Service {
+                    name: s.name,
+                    description: s.description,
+                    package: s.package,
+                    argv: s.argv,
+                    env: s.env.into_iter().map(|e| api::EnvVar { name: e.name, value: e.value }).collect(),
+                    path: s.path,
+                    working_directory: s.working_directory,
+                    pre_start: s.pre_start,
+                    config_files: s
+                        .config_files
+                        .into_iter()
+                        .map(|c| api::ConfigFile {
+                            name: c.name,
+                            path: c.path,
+                            content: match c.content {
+                                new::FileContent::Text(t) => api::FileContent::Text(t),
+                                new::FileContent::Source(p) => api::FileContent::Source(p),
                             },
-                            interval_seconds: h.interval,
-                            timeout_seconds: h.timeout,
-                            retries: h.retries,
-                            start_period_seconds: h.start_period,
-                        }),
-                        restart: match s.restart {
-                            d::Restart::Never => api::RestartPolicy::Never,
-                            d::Restart::OnFailure => api::RestartPolicy::OnFailure,
-                            d::Restart::Always => api::RestartPolicy::Always,
+                        })
+                        .collect(),
+                    volumes: s
+                        .volumes
+                        .into_iter()
+                        .map(|v| api::Volume { name: v.name, path: v.path, persistent: v.persistent })
+                        .collect(),
+                    ports: s
+                        .ports
+                        .into_iter()
+                        .map(|p| api::Port {
+                            name: p.name,
+                            port: p.port,
+                            protocol: match p.protocol {
+                                new::Protocol::Tcp => api::Protocol::Tcp,
+                                new::Protocol::Udp => api::Protocol::Udp,
+                            },
+                        })
+                        .collect(),
+                    user: s.user,
+                    group: s.group,
+                    depends_on: s
+                        .depends_on
+                        .into_iter()
+                        .map(|d| api::Dependency {
+                            service: d.service,
+                            condition: match d.condition {
+                                new::DependencyCondition::Healthy => api::DependencyCondition::Healthy,
+                                new::DependencyCondition::Started | new::DependencyCondition::Completed => {
+                                    api::DependencyCondition::Started
+                                }
+                            },
+                        })
+                        .collect(),
+                    healthcheck: s.healthcheck.map(|h| api::Healthcheck {
+                        probe: match h.probe {
+                            new::Probe::Command(c) => api::Probe::Command(c),
+                            new::Probe::Http(http) => api::Probe::Http(api::HttpProbe { port: http.port, path: http.path }),
                         },
-                        resources: api::Resources {
-                            cpus: s.resources.cpus.map(|c| c.to_string()),
-                            memory_mib: s.resources.memory_mib,
-                        },
-                        replicas: s.replicas,
-                        options_set: s.options_set().to_vec(),
-                        settings_json: settings(&s.managers),
-                        closure_roots: s.closure_roots.clone(),
-                    })
-                    .collect()
-            }
+                        interval_seconds: h.interval_seconds,
+                        timeout_seconds: h.timeout_seconds,
+                        retries: h.retries,
+                        start_period_seconds: h.start_period_seconds,
+                    }),
+                    restart: match s.restart {
+                        new::RestartPolicy::Never => api::RestartPolicy::Never,
+                        new::RestartPolicy::OnFailure => api::RestartPolicy::OnFailure,
+                        new::RestartPolicy::Always => api::RestartPolicy::Always,
+                    },
+                    resources: api::Resources { cpus: s.resources.cpus, memory_mib: s.resources.memory_mib },
+                    replicas: s.replicas,
+                    options_set: s.options_set,
+                    settings_json: s.settings_json,
+                    closure_roots: s.closure_roots,
+                })
+                .collect()
         }
     };
 }
 
-pub(crate) use service_conversion;
+pub(crate) use services_before_v0_4;
 
 /// The deployment without `bin-directories`, for contracts before 0.3.0.
 macro_rules! deployment_before_v0_3 {
@@ -141,6 +140,9 @@ macro_rules! upgrade_records {
                 supported_options: i.supported_options,
                 settings_schema: i.settings_schema,
                 usage: i.usage,
+                // Before 0.4.0 plugins did not say: their services shared one
+                // machine's network (Procfile, systemd), where 127.0.0.1 works.
+                addressing: latest::Addressing::Loopback,
             }
         }
     };
@@ -185,6 +187,7 @@ macro_rules! upgrade_files_and_images {
                     working_dir: c.working_dir,
                     labels: c.labels,
                     volumes: c.volumes,
+                    stop_signal: None,
                 },
                 store_paths: i.store_paths,
                 files: i

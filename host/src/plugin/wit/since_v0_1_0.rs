@@ -11,7 +11,7 @@ wasmtime::component::bindgen!({
 
 pub use exports::nix2dream::manager::plugin as api;
 
-super::convert::service_conversion!();
+super::convert::services_before_v0_4!();
 
 super::convert::deployment_before_v0_3!();
 

@@ -13,7 +13,7 @@ wasmtime::component::bindgen!({
 
 pub use exports::nix2dream::manager::plugin as api;
 
-super::convert::service_conversion!();
+super::convert::services_before_v0_4!();
 
 /// What the plugin `plugin_name` receives.
 pub fn deployment_for(dep: &d::Deployment, plugin_name: &str, bins: &BinDirectories) -> api::Deployment {

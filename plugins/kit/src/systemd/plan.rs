@@ -58,8 +58,15 @@ pub struct ServicePlan {
     /// The main command line, word by word (unescaped).
     pub exec_start: Vec<String>,
     pub health: Option<HealthGate>,
+    /// `Type=`: "exec", or "oneshot" for a one-shot service (its start ends
+    /// when it exits 0, so `After=` dependents wait for its completion;
+    /// `RemainAfterExit=yes` keeps it counted as done).
+    pub service_type: &'static str,
     /// `Restart=`.
     pub restart: &'static str,
+    /// `KillSignal=` (e.g. "SIGINT") and `TimeoutStopSec=` (seconds).
+    pub kill_signal: Option<String>,
+    pub timeout_stop_seconds: Option<u32>,
     /// `CPUQuota=` (e.g. "50%") and `MemoryMax=` (e.g. "64M").
     pub cpu_quota: Option<String>,
     pub memory_max: Option<String>,
@@ -216,6 +223,9 @@ pub fn plan(d: &Deployment, svc: &Service, platform: &Platform) -> Result<Servic
         pre_start: svc.pre_start.clone(),
         exec_start,
         health,
+        service_type: if svc.one_shot { "oneshot" } else { "exec" },
+        kill_signal: svc.stop_signal.clone(),
+        timeout_stop_seconds: svc.stop_timeout_seconds,
         restart: match svc.restart {
             RestartPolicy::Never => "no",
             RestartPolicy::OnFailure => "on-failure",

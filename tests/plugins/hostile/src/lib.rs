@@ -42,6 +42,7 @@ impl Manager for Hostile {
             supported_options: vec!["process.argv".into()],
             settings_schema: String::new(),
             usage: String::new(),
+            addressing: nix2dream_plugin_kit::Addressing::Loopback,
         }
     }
 
@@ -103,6 +104,7 @@ impl Manager for Hostile {
                             working_dir: None,
                             labels: Vec::new(),
                             volumes: Vec::new(),
+                            stop_signal: None,
                         },
                         store_paths: strings(&settings["storePaths"]),
                         files,

@@ -19,6 +19,8 @@
 //! 4. `probe.check(&output)` is `Ok` when everything arrived, else a list
 //!    naming each value that did not, with what arrived instead.
 
+pub mod stack;
+
 use serde_json::{json, Value};
 
 /// Values a manager must carry unchanged: shell, systemd and Compose
