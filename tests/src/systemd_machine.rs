@@ -9,11 +9,22 @@ use std::process::Command;
 
 pub const IMAGE: &str = "nix2dream-test-systemd:bookworm";
 
-/// A Debian root with systemd, built by debootstrap the first time.
+/// A Debian root with systemd, built by debootstrap the first time. Tests
+/// of one binary run in parallel, and test binaries may too: one builder at
+/// a time (a lock file), the others wait and then find the image.
 pub fn systemd_image() -> &'static str {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    BUILT.get_or_init(build_systemd_image);
+    IMAGE
+}
+
+fn build_systemd_image() {
+    std::fs::create_dir_all(repo_root().join("target")).unwrap();
+    let lock = std::fs::File::create(repo_root().join("target/systemd-rootfs.lock")).unwrap();
+    lock.lock().expect("locking target/systemd-rootfs.lock");
     let inspect = Command::new("docker").args(["image", "inspect", IMAGE]).output().expect("docker");
     if inspect.status.success() {
-        return IMAGE;
+        return;
     }
     let rootfs = repo_root().join("target/systemd-rootfs");
     if !rootfs.join("lib/systemd/systemd").exists() {
@@ -30,7 +41,6 @@ pub fn systemd_image() -> &'static str {
         .output()
         .unwrap();
     assert!(import.status.success(), "docker import: {}", String::from_utf8_lossy(&import.stderr));
-    IMAGE
 }
 
 /// A running systemd container, removed on drop.

@@ -125,12 +125,18 @@ fn compose_runs_the_rendered_services_with_images_built_by_nix2dream() {
 
     let page = wait_for(30, || http_get(port, "/index.html")).expect("web never answered on its published port");
     assert_eq!(page, "<h1>served from a nix2dream image</h1>\n");
-    let seen = project.exec("web", "id -un; pwd; echo \"$GREETING\"; cat /proc/1/cmdline | tr '\\0' ' '");
+    // PID 1 is Docker's init (`init: true`), which reaps and forwards
+    // signals; the service is its child.
+    let seen = project.exec(
+        "web",
+        "id -un; pwd; echo \"$GREETING\"; read -r child _ < /proc/1/task/1/children; cat /proc/$child/cmdline | tr '\\0' ' '; echo; cat /proc/1/cmdline | tr '\\0' ' '",
+    );
     let lines: Vec<&str> = seen.lines().collect();
     assert_eq!(lines[0], "app", "user");
     assert_eq!(lines[1], "/srv/www", "working directory");
     assert_eq!(lines[2], "hello $world", "env");
     assert_eq!(lines[3].trim(), format!("httpd -f -p {port} -h /srv/www"), "argv");
+    assert!(lines[4].starts_with("/sbin/docker-init -- "), "PID 1 is the init: {}", lines[4]);
     let health = wait_for(30, || Some(inspect(&project.container("web"), "{{.State.Health.Status}}")).filter(|s| s == "healthy"));
     assert!(health.is_some(), "web's http healthcheck never passed");
 
@@ -317,15 +323,15 @@ fn yaml_1_1_words_reach_the_running_container_as_written() {
     assert_eq!(inspect(&container, "{{.HostConfig.RestartPolicy.Name}}"), "no");
     assert_eq!(inspect(&container, "{{index .Config.Labels \"org.opencontainers.image.description\"}}"), "no");
 
-    // The environment and argv of PID 1, byte for byte.
-    let environ = project.exec("trap", "cat /proc/1/environ");
+    // The environment and argv of the service (the child of the init, PID 1), byte for byte.
+    let environ = project.exec("trap", "read -r child _ < /proc/1/task/1/children; cat /proc/$child/environ");
     let vars: Vec<&str> = environ.split('\0').collect();
     assert!(vars.contains(&"E12=12:30"), "{vars:?}");
     assert!(vars.contains(&"E11=1_000"), "{vars:?}");
     for (i, word) in YAML_TRAPS.iter().enumerate() {
         assert!(vars.contains(&format!("T{i}={word}").as_str()), "T{i}={word:?} missing from {vars:?}");
     }
-    let cmdline = project.exec("trap", "cat /proc/1/cmdline");
+    let cmdline = project.exec("trap", "read -r child _ < /proc/1/task/1/children; cat /proc/$child/cmdline");
     let words: Vec<&str> = cmdline.trim_end_matches('\0').split('\0').collect();
     assert_eq!(words[3..], *YAML_TRAPS, "argv");
 

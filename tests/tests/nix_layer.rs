@@ -667,7 +667,11 @@ fn options_doc_lists_every_core_option() {
         .iter()
         .chain(&["managers", "ignoreUnsupported"])
     {
-        let n = format!("services.<name>.{core}");
+        // Options of each port are declared under `ports.<name>`.
+        let n = match core.strip_prefix("ports.") {
+            Some(sub) => format!("services.<name>.ports.<name>.{sub}"),
+            None => format!("services.<name>.{core}"),
+        };
         assert!(names.contains(&n.as_str()), "{n} missing: {names:?}");
     }
     for o in opts {

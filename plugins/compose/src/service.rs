@@ -171,8 +171,8 @@ pub fn compose_service(
     if let Some(signal) = &svc.stop_signal {
         m.insert("stop_signal".into(), string(signal));
     }
-    if let Some(seconds) = svc.stop_timeout_seconds {
-        m.insert("stop_grace_period".into(), seconds(seconds));
+    if let Some(timeout) = svc.stop_timeout_seconds {
+        m.insert("stop_grace_period".into(), seconds(timeout));
     }
     if let Some(cpus) = &svc.resources.cpus {
         match cpus.parse::<f64>() {

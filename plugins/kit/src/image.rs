@@ -3,7 +3,7 @@
 //! here so every container plugin names and configures images identically.
 
 use crate::types::{ImageConfig, ImageFile, ImageRequest};
-use crate::{Deployment, Diagnostic, FileContent, Service};
+use crate::{Deployment, Diagnostic, FileContent, Port, Service};
 
 /// The core options an image request carries (argv, env, PATH, working
 /// directory, user, ports, volumes, config files baked in). Ordering,
@@ -176,7 +176,8 @@ pub fn image_request(deployment: &Deployment, service: &Service) -> ImageRequest
         entrypoint,
         cmd,
         env,
-        exposed_ports: service.ports.clone(),
+        // EXPOSE says port and protocol only: publishing is the runtime's business.
+        exposed_ports: service.ports.iter().map(|p| Port { internal: false, host_port: None, ..p.clone() }).collect(),
         user: user_spec(service),
         working_dir: service.working_directory.clone(),
         labels,

@@ -181,6 +181,8 @@ macro_rules! upgrade_files_and_images {
                                 api::Protocol::Tcp => latest::Protocol::Tcp,
                                 api::Protocol::Udp => latest::Protocol::Udp,
                             },
+                            internal: false,
+                            host_port: None,
                         })
                         .collect(),
                     user: c.user,
