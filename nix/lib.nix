@@ -18,6 +18,9 @@ rec {
     "preStart"
     "configData"
     "volumes"
+    "volumes.shared"
+    "volumes.hostPath"
+    "volumes.readOnly"
     "ports"
     "ports.internal"
     "ports.hostPort"
@@ -233,7 +236,15 @@ rec {
         configData = builtins.mapAttrs (
           _: c: { inherit (c) path; } // (if c.text != null then { inherit (c) text; } else { inherit (c) source; })
         ) configData;
-        volumes = builtins.mapAttrs (_: v: { inherit (v) path persistent; }) s.volumes;
+        volumes = builtins.mapAttrs (_: v: {
+          inherit (v)
+            path
+            persistent
+            shared
+            hostPath
+            readOnly
+            ;
+        }) s.volumes;
         ports = builtins.mapAttrs (_: p: { inherit (p) port protocol internal hostPort; }) s.ports;
         dependsOn = builtins.mapAttrs (_: d: { inherit (d) condition; }) s.dependsOn;
         healthcheck =
@@ -286,6 +297,7 @@ rec {
       deployment = {
         schema = "nix2dream/v1";
         inherit (cfg) name;
+        volumes = builtins.mapAttrs (_: v: { inherit (v) description; }) cfg.volumes;
         settings = toPlain "settings" cfg.settings;
         ignoreUnsupported = lib.unique cfg.ignoreUnsupported;
         services = builtins.mapAttrs (normalizeService cfg.env) (flattenServices cfg.services);

@@ -1,7 +1,8 @@
 # A small application of three services, the shape of the peers' examples
 # (awesome-compose's nginx-flask-mysql, arion's traefik): a one-shot
-# migration, an API on an internal port, and a web front end that shows
-# what the API serves. One definition for every manager:
+# migration that prepares the data in a shared volume, an API on an
+# internal port that serves it, and a web front end that shows what the API
+# serves. One definition for every manager:
 #
 #   nix2dream render --plugin compose examples/stack/services.nix --out deploy
 #   for image in deploy/images/*.tar; do docker load -i "$image"; done
@@ -32,11 +33,17 @@ in
   settings.compose.publishAddress = "127.0.0.1";
   # Every service's environment, under its own.
   env.TZ = "UTC";
+  # Mounted by the migration (to write) and the API (to serve).
+  volumes.appdata.description = "The application's data";
 
   services.migrate = {
     description = "Prepares the data once, then exits 0";
     package = busybox;
-    process.argv = sh "echo migrated";
+    process.argv = sh "echo 'api says hello' > /srv/data/index.html && echo migrated";
+    volumes.data = {
+      path = "/srv/data";
+      shared = "appdata";
+    };
     oneShot = true;
     restart = "no";
   };
@@ -51,12 +58,13 @@ in
       "-p"
       "18100"
       "-h"
-      "www"
+      "/srv/data"
     ];
     workingDirectory = "/srv/api";
-    configData.page = {
-      path = "www/index.html";
-      text = "api says hello\n";
+    volumes.data = {
+      path = "/srv/data";
+      shared = "appdata";
+      readOnly = true;
     };
     ports.http = {
       port = 18100;
@@ -99,4 +107,7 @@ in
     dependsOn.api.condition = "healthy";
     dependsOn.migrate.condition = "completed";
   };
+
+  # The API answers once the migration wrote its page.
+  services.api.dependsOn.migrate.condition = "completed";
 }

@@ -106,6 +106,7 @@ fn spec_of(pending: &PendingImage, readable: &Readable) -> Result<ImageSpec> {
             labels: c.labels.iter().cloned().collect(),
             volumes: c.volumes.clone(),
             stop_signal: c.stop_signal.clone(),
+            shared_dirs: c.shared_directories.clone(),
         },
         store_paths: r.store_paths.clone(),
         files,

@@ -85,6 +85,23 @@ let
     ) names
   );
 
+  # A service's `volumes.<v>.shared` names a volume the deployment declares.
+  declaredVolumes = builtins.attrNames config.volumes;
+  sharedVolumeAssertions = lib.concatMap (
+    s:
+    lib.mapAttrsToList (vname: v: {
+      assertion = v.shared == null || config.volumes ? ${v.shared};
+      message = "services.${s}.volumes.${lib.strings.escapeNixIdentifier vname}.shared: the deployment has no volume \"${toString v.shared}\" (declare it as `volumes.${toString v.shared} = { };`; volumes: ${
+        if declaredVolumes == [ ] then "none" else lib.concatStringsSep ", " declaredVolumes
+      }).";
+    }) services.${s}.volumes
+  ) names;
+
+  volumeNameAssertions = map (v: {
+    assertion = n2d.isValidName v;
+    message = "volumes.${lib.strings.escapeNixIdentifier v}: invalid volume name; use lower-case letters, digits and `-`, starting with a letter or digit.";
+  }) declaredVolumes;
+
   portAssertions = lib.mapAttrsToList (key: users: {
     assertion = builtins.length users == 1;
     message = "${builtins.head users}: port ${key} is also used by ${lib.concatStringsSep ", " (builtins.tail users)}; each port number and protocol may be used once.";
@@ -107,6 +124,8 @@ in
     ++ lib.concatMap (s: map (a: a // { message = n2d.locateMessage s a.message; }) s.assertions) all
     ++ dependsOnAssertions
     ++ cycleAssertions
+    ++ sharedVolumeAssertions
+    ++ volumeNameAssertions
     ++ portAssertions;
 
     warnings = lib.concatMap (s: map (n2d.locateMessage s) s.warnings) all;

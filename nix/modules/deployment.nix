@@ -64,6 +64,30 @@ in
       '';
     };
 
+    volumes = mkOption {
+      type = types.attrsOf (
+        types.submodule {
+          options.description = mkOption {
+            type = types.nullOr types.str;
+            default = null;
+            description = "What the volume holds.";
+          };
+        }
+      );
+      default = { };
+      example = literalExpression ''
+        {
+          uploads.description = "Files users uploaded";
+        }
+      '';
+      description = ''
+        Volumes several services mount (`services.<name>.volumes.<v>.shared
+        = "<volume>"`): persistent, the same data for each, writable by all
+        of them whatever their user (mode 1777 where the manager creates the
+        directory; under Docker and Kubernetes the volume's own rules).
+      '';
+    };
+
     settings = mkOption {
       type = types.attrsOf n2d.jsonValue;
       default = { };

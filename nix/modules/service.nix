@@ -192,6 +192,30 @@ in
                 and redeployments); `false` is scratch space.
               '';
             };
+            shared = mkOption {
+              type = types.nullOr types.str;
+              default = null;
+              example = "uploads";
+              description = ''
+                Mount the deployment's volume of this name (top-level
+                `volumes.<name>`) instead of one of the service's own: every
+                service that mounts it sees the same data, and may write it.
+              '';
+            };
+            hostPath = mkOption {
+              type = types.nullOr n2d.hostPath;
+              default = null;
+              example = "/srv/media";
+              description = ''
+                Mount this directory of the machine that runs the services
+                (a bind mount) instead of a volume.
+              '';
+            };
+            readOnly = mkOption {
+              type = types.bool;
+              default = false;
+              description = "Mount it read-only.";
+            };
           };
         }
       );
@@ -565,6 +589,7 @@ in
     _nix2dream.optionsSet =
       let
         ports = builtins.attrValues config.ports;
+        volumes = builtins.attrValues config.volumes;
       in
       builtins.filter (
         opt:
@@ -573,6 +598,12 @@ in
           lib.any (p: p.internal) ports
         else if opt == "ports.hostPort" then
           lib.any (p: p.hostPort != null) ports
+        else if opt == "volumes.shared" then
+          lib.any (v: v.shared != null) volumes
+        else if opt == "volumes.hostPath" then
+          lib.any (v: v.hostPath != null) volumes
+        else if opt == "volumes.readOnly" then
+          lib.any (v: v.readOnly) volumes
         else
           n2d.isUserSet (lib.getAttrFromPath (lib.splitString "." opt) options)
       ) n2d.coreOptionNames;
@@ -610,6 +641,18 @@ in
       ++ lib.mapAttrsToList (vname: v: {
         assertion = lib.hasPrefix "/" v.path;
         message = "${at}.volumes.${lib.strings.escapeNixIdentifier vname}.path: \"${v.path}\" is not an absolute path${n2d.definedIn options.volumes}.";
+      }) config.volumes
+      ++ lib.mapAttrsToList (vname: v: {
+        assertion = v.shared == null || v.hostPath == null;
+        message = "${at}.volumes.${lib.strings.escapeNixIdentifier vname}: set at most one of `shared` and `hostPath`${n2d.definedIn options.volumes}.";
+      }) config.volumes
+      ++ lib.mapAttrsToList (vname: v: {
+        assertion = v.persistent || (v.shared == null && v.hostPath == null);
+        message = "${at}.volumes.${lib.strings.escapeNixIdentifier vname}: a shared volume or a host path keeps its data: `persistent = false` does not apply${n2d.definedIn options.volumes}.";
+      }) config.volumes
+      ++ lib.mapAttrsToList (vname: v: {
+        assertion = v.hostPath == null || lib.hasPrefix "/" v.hostPath;
+        message = "${at}.volumes.${lib.strings.escapeNixIdentifier vname}.hostPath: \"${toString v.hostPath}\" is not an absolute path${n2d.definedIn options.volumes}.";
       }) config.volumes
       ++ lib.mapAttrsToList (cname: c: {
         assertion = (c.text == null) != (c.source == null);

@@ -206,14 +206,23 @@ struct RenderedStack {
     stderr: String,
 }
 
+/// What the client finds in the host directory bound into it.
+const HOST_TEXT: &str = "from-the-host";
+
 /// Renders the stack with `plugin`; `base` None means a fresh host directory.
-fn render_stack(plugin: &str, base: Option<&str>, port: u16) -> RenderedStack {
+/// A host directory (`hostPath`) holding `host.txt` is bound into the client
+/// at `bind_inside`, or at its own path when None.
+fn render_stack(plugin: &str, base: Option<&str>, port: u16, bind_inside: Option<&str>) -> RenderedStack {
     let tmp = tempfile::tempdir().unwrap();
     let busybox = busybox_package(tmp.path());
     let host_dir = tmp.path().join("work");
     std::fs::create_dir_all(&host_dir).unwrap();
+    let bind = tmp.path().join("bind");
+    std::fs::create_dir_all(&bind).unwrap();
+    std::fs::write(bind.join("host.txt"), HOST_TEXT).unwrap();
+    let bind = bind.to_string_lossy().into_owned();
     let base = base.map(str::to_owned).unwrap_or_else(|| host_dir.to_string_lossy().into_owned());
-    let stack = Stack::new(&busybox, &base, port);
+    let stack = Stack::new(&busybox, &base, port).with_host_dir(&bind, bind_inside.unwrap_or(&bind), HOST_TEXT);
     let name = format!("stack-{plugin}-{}", std::process::id());
     let input = tmp.path().join("deployment.json");
     std::fs::write(&input, serde_json::to_string_pretty(&stack.deployment_json(&name)).unwrap()).unwrap();
@@ -231,9 +240,9 @@ fn assert_stack_works(plugin: &str, stack: &Stack, output: &str) {
 
 #[test]
 fn stack_procfile_under_honcho() {
-    let r = render_stack("procfile", None, free_port());
+    let r = render_stack("procfile", None, free_port(), None);
     // Honest about what a Procfile cannot do: no start-up order, no internal ports.
-    for option in ["dependsOn", "healthcheck", "ports.internal", "stopSignal", "stopTimeout"] {
+    for option in ["dependsOn", "healthcheck", "ports.internal", "stopSignal", "stopTimeout", "volumes.readOnly"] {
         assert!(r.stderr.contains(&format!("`{option}`")) || r.stderr.contains(option), "no warning about {option}:\n{}", r.stderr);
     }
     let honcho = Honcho::start(&r.out);
@@ -248,7 +257,7 @@ fn stack_procfile_under_honcho() {
 #[test]
 fn stack_compose_under_docker_compose() {
     let port = free_port();
-    let r = render_stack("compose", Some("/srv"), port);
+    let r = render_stack("compose", Some("/srv"), port, Some("/srv/host"));
     let images: Vec<String> = ["seed", "backend", "client"].iter().map(|s| docker_load(&r.out.join(format!("images/{s}.tar")))).collect();
     let project = format!("n2dstack{}", std::process::id());
     let compose = |args: &[&str]| {
@@ -284,9 +293,13 @@ fn stack_journal(machine: &nix2dream_e2e::systemd_machine::Machine, name: &str) 
 #[test]
 fn stack_systemd_under_a_real_systemd() {
     use nix2dream_e2e::systemd_machine::Machine;
-    let r = render_stack("systemd", Some("/var/lib/n2d-stack"), 18765);
+    let r = render_stack("systemd", Some("/var/lib/n2d-stack"), 18765, Some("/srv/host"));
     let machine = Machine::boot();
-    let deployment = machine.install_systemd_output(&r.out, |_| {});
+    // The bound directory is the machine's own (the container's).
+    let (host, _, text) = r.stack.host_dir.clone().unwrap();
+    let deployment = machine.install_systemd_output(&r.out, |m| {
+        m.ok(&["sh", "-c", &format!("mkdir -p '{host}' && printf %s '{text}' > '{host}/host.txt'")]);
+    });
     machine.ok(&["systemctl", "start", &format!("{deployment}.target")]);
     let log = wait_for(90, || Some(stack_journal(&machine, &deployment)).filter(|l| l.contains("N2D-STACK end")))
         .unwrap_or_else(|| machine.journal());
@@ -306,13 +319,15 @@ fn stack_nixos_module_units_under_a_real_systemd() {
     use nix2dream_e2e::nixos_units::nixos_units;
     use nix2dream_e2e::systemd_machine::Machine;
     let Some(nixpkgs) = nixpkgs_or_skip("conformance::stack_nixos_module_units_under_a_real_systemd") else { return };
-    let r = render_stack("nixos", Some("/var/lib/n2d-stack"), 18766);
+    let r = render_stack("nixos", Some("/var/lib/n2d-stack"), 18766, Some("/srv/host"));
     let units_dir = r.out.join("units");
     let (units, _, _) = nixos_units(&nixpkgs, &r.out, &units_dir);
     let machine = Machine::boot();
     for unit in &units {
         machine.copy_in(unit, "/etc/systemd/system/");
     }
+    let (host, _, text) = r.stack.host_dir.clone().unwrap();
+    machine.ok(&["sh", "-c", &format!("mkdir -p '{host}' && printf %s '{text}' > '{host}/host.txt'")]);
     machine.ok(&["systemctl", "daemon-reload"]);
     machine.ok(&["systemctl", "start", &format!("{}.target", r.name)]);
     let log = wait_for(90, || Some(stack_journal(&machine, &r.name)).filter(|l| l.contains("N2D-STACK end")))
@@ -325,7 +340,7 @@ fn stack_nixos_module_units_under_a_real_systemd() {
 /// the backend's service name, and the backend's pod has its stop timeout.
 #[test]
 fn stack_k8s_manifests_say_it() {
-    let r = render_stack("k8s", Some("/srv"), 18767);
+    let r = render_stack("k8s", Some("/srv"), 18767, Some("/srv/host"));
     let manifests = r.out.join("manifests.yaml");
     let v = run(Command::new("kubernetes-validate").arg("--strict").arg(&manifests));
     assert!(v.ok, "kubernetes-validate: {}{}", v.stdout, v.stderr);
@@ -338,6 +353,16 @@ print(json.dumps({f"{d['kind']}/{d['metadata']['name']}": d for d in docs}))
     assert!(parsed.ok, "{}", parsed.stderr);
     let objects: serde_json::Value = serde_json::from_str(&parsed.stdout).unwrap();
     assert!(objects.get("Job/seed").is_some(), "the one-shot seed is a Job: {:?}", objects.as_object().unwrap().keys());
+    // The shared volume is one claim, mounted by both; the host directory a hostPath volume, read-only.
+    assert!(objects.get("PersistentVolumeClaim/data").is_some(), "{:?}", objects.as_object().unwrap().keys());
+    let claim_of = |pod: &serde_json::Value| pod["volumes"].as_array().unwrap().iter().find(|v| v["name"] == "data").unwrap()["persistentVolumeClaim"]["claimName"].clone();
+    assert_eq!(claim_of(&objects["Job/seed"]["spec"]["template"]["spec"]), "data");
+    let client_pod = &objects["Deployment/client"]["spec"]["template"]["spec"];
+    assert_eq!(claim_of(client_pod), "data");
+    let host = client_pod["volumes"].as_array().unwrap().iter().find(|v| v["name"] == "host").unwrap();
+    assert_eq!(host["hostPath"]["path"], r.stack.host_dir.as_ref().unwrap().0.as_str());
+    let mounts = client_pod["containers"][0]["volumeMounts"].as_array().unwrap();
+    assert!(mounts.iter().all(|m| m["readOnly"] == true), "the client mounts both read-only: {mounts:?}");
     assert!(objects.get("Deployment/seed").is_none());
     assert_eq!(objects["Service/backend"]["spec"].get("type"), None, "ClusterIP (the default): cluster-internal");
     let backend_pod = &objects["Deployment/backend"]["spec"]["template"]["spec"];

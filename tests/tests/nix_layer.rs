@@ -132,6 +132,7 @@ fn defaults_fill_every_field() {
             "name": "t",
             "settings": {},
             "ignoreUnsupported": [],
+            "volumes": {},
             "services": { "a": {
                 "description": null,
                 "package": null,
@@ -173,6 +174,7 @@ fn every_option_is_evaluated_and_listed_as_set() {
   name = "full";
   settings.compose = { network = "n"; flags = [ 1 true null 0.5 ]; };
   ignoreUnsupported = [ "resources" ];
+  volumes.uploads.description = "shared";
   services.db = {
     process.argv = [ "db" ];
     healthcheck.command = [ "true" ];
@@ -190,6 +192,8 @@ fn every_option_is_evaluated_and_listed_as_set() {
     configData.off = { enable = false; text = "ignored"; };
     volumes.data.path = "/var/lib/a";
     volumes.tmp = { path = /tmp/a-scratch; persistent = false; };
+    volumes.up = { path = "/srv/uploads"; shared = "uploads"; };
+    volumes.media = { path = "/srv/media"; hostPath = /srv/media-on-host; readOnly = true; };
     ports.http = { port = 8080; hostPort = 18080; };
     ports.dns = { port = 5353; protocol = "udp"; internal = true; };
     user = "alice";
@@ -224,6 +228,7 @@ fn every_option_is_evaluated_and_listed_as_set() {
         json!({ "compose": { "network": "n", "flags": [1, true, null, 0.5] } })
     );
     assert_eq!(v["ignoreUnsupported"], json!(["resources"]));
+    assert_eq!(v["volumes"], json!({ "uploads": { "description": "shared" } }));
     let a = &v["services"]["a"];
     assert_eq!(a["description"], "The A service");
     let pkg = a["package"].as_str().unwrap();
@@ -246,8 +251,10 @@ fn every_option_is_evaluated_and_listed_as_set() {
     assert_eq!(
         a["volumes"],
         json!({
-            "data": { "path": "/var/lib/a", "persistent": true },
-            "tmp": { "path": "/tmp/a-scratch", "persistent": false }
+            "data": { "path": "/var/lib/a", "persistent": true, "shared": null, "hostPath": null, "readOnly": false },
+            "tmp": { "path": "/tmp/a-scratch", "persistent": false, "shared": null, "hostPath": null, "readOnly": false },
+            "up": { "path": "/srv/uploads", "persistent": true, "shared": "uploads", "hostPath": null, "readOnly": false },
+            "media": { "path": "/srv/media", "persistent": true, "shared": null, "hostPath": "/srv/media-on-host", "readOnly": true }
         })
     );
     assert_eq!(
@@ -852,4 +859,24 @@ fn service_addresses_and_deployment_env() {
     assert!(err.contains("backnd"), "{err}");
     let err = eval_err(&nixpkgs, "port-typo", &src.replace("backend.ports.http.host", "backend.ports.htp.host"));
     assert!(err.contains("htp"), "{err}");
+}
+
+/// A shared volume must be declared at the top level: a misspelt one is an
+/// assertion naming the service, the volume and the declared ones.
+#[test]
+fn a_shared_volume_must_be_declared() {
+    let Some(nixpkgs) = nix2dream_e2e::nixpkgs_or_skip("nix_layer::a_shared_volume_must_be_declared") else {
+        return;
+    };
+    let err = eval_err(
+        &nixpkgs,
+        "shared-typo",
+        r#"{ ... }: {
+  name = "t";
+  volumes.uploads = { };
+  services.a = { process.argv = [ "a" ]; volumes.u = { path = "/u"; shared = "upload"; }; };
+}
+"#,
+    );
+    assert!(err.contains("services.a.volumes.u.shared: the deployment has no volume \"upload\"") && err.contains("volumes: uploads"), "{err}");
 }

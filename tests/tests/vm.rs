@@ -320,9 +320,11 @@ fn bad_kernels_and_taken_ports_get_clear_errors() {
 }
 
 /// The conformance kit's multi-service stack in the VM: the one-shot seed
-/// completes and the client waits for it, the client reaches the backend
-/// at its loopback address, the internal port is not forwarded to the host,
-/// and the backend is stopped with its own signal (SIGINT).
+/// completes and the client waits for it, the seed's file reaches the client
+/// through the shared volume (kept on the host), a host directory is bound
+/// in, the client reaches the backend at its loopback address, the internal
+/// port is not forwarded to the host, and the backend is stopped with its
+/// own signal (SIGINT).
 #[test]
 fn the_conformance_stack_runs_in_the_vm() {
     use nix2dream_plugin_kit::conformance::stack::Stack;
@@ -330,7 +332,11 @@ fn the_conformance_stack_runs_in_the_vm() {
     let busybox = busybox_package(tmp.path());
     let kernel = kernel_package(tmp.path(), ALL_MODULES);
     let port = free_port();
-    let stack = Stack::new(&busybox, "/srv", port);
+    // A directory of the host, bound into the client over 9p.
+    let host_dir = tmp.path().join("host-dir");
+    std::fs::create_dir_all(&host_dir).unwrap();
+    std::fs::write(host_dir.join("host.txt"), "from-the-vm-host").unwrap();
+    let stack = Stack::new(&busybox, "/srv", port).with_host_dir(&host_dir.to_string_lossy(), "/srv/host", "from-the-vm-host");
     let mut deployment = stack.deployment_json("stack");
     deployment["settings"] = json!({"vm": {"kernel": kernel, "stopTimeoutSeconds": 5}});
     let input = tmp.path().join("deployment.json");
@@ -347,6 +353,8 @@ fn the_conformance_stack_runs_in_the_vm() {
         panic!("vm: the stack did not work as the deployment says:\n- {}", problems.join("\n- "));
     }
     assert_eq!(vm.stop("TERM"), 0);
+    let shared = out.join("state/volumes/_shared/data/seed.txt");
+    assert_eq!(std::fs::read_to_string(&shared).ok().as_deref(), Some("seeded-by-the-one-shot\n"), "the shared volume lives on the host");
     let console = std::fs::read_to_string(out.join("state/console.log")).unwrap();
     assert!(console.contains("backend stopped (signal 2)"), "the backend gets SIGINT, its stopSignal:\n{console}");
 }

@@ -56,8 +56,23 @@ pub fn boot(config: &Config) -> Result<(), String> {
         sys::mount(tag, target, "9p", libc::MS_NOSUID | libc::MS_NODEV, "trans=virtio,version=9p2000.L,msize=262144,cache=none")
             .map_err(|e| format!("cannot mount the persistent volumes (9p share {tag:?}): {e}: is run-vm's -virtfs option there, and the kernel's 9p and 9pnet_virtio modules?"))?;
     }
+    for (i, host) in config.host_paths.iter().enumerate() {
+        let tag = nix2dream_vm_init::host_path_tag(i);
+        let target = host_path_mount(i);
+        std::fs::create_dir_all(&target).map_err(|e| format!("cannot create {}: {e}", target.display()))?;
+        sys::mount(&tag, &target, "9p", libc::MS_NOSUID | libc::MS_NODEV, "trans=virtio,version=9p2000.L,msize=262144,cache=none")
+            .map_err(|e| format!("cannot mount the host's {host} (9p share {tag:?}): {e}"))?;
+    }
     Ok(())
 }
+
+/// Where the host directory `Config::host_paths[index]` is mounted.
+pub fn host_path_mount(index: usize) -> std::path::PathBuf {
+    Path::new(BINDS_MOUNT).join(index.to_string())
+}
+
+/// Where the host directories of bind-mounted volumes are mounted.
+pub const BINDS_MOUNT: &str = "/run/nix2dream/binds";
 
 fn load_modules() -> Result<(), String> {
     let list = match std::fs::read_to_string(MODULES_PATH) {
@@ -129,7 +144,7 @@ pub fn stop_requests() -> Arc<AtomicBool> {
 /// (QEMU exits).
 pub fn power_off() -> ! {
     let volumes = Path::new(VOLUMES_MOUNT);
-    if volumes.exists() {
+    if volumes.exists() || Path::new(BINDS_MOUNT).exists() {
         // Bind mounts of volumes first, then the share itself.
         if let Ok(mounts) = std::fs::read_to_string("/proc/self/mounts") {
             for target in mounts.lines().rev().filter_map(|l| l.split(' ').nth(1)).filter(|t| *t != "/") {

@@ -27,6 +27,10 @@ pub struct Config {
     /// 9p mount tag of the host directory holding persistent volumes, as
     /// `<service>/<volume>/`; `None` when no service has one.
     pub volumes_tag: Option<String>,
+    /// Host directories shared into the VM (bind mounts of services'
+    /// volumes): the 9p tag of `host_paths[i]` is `bind<i>`.
+    #[serde(default)]
+    pub host_paths: Vec<String>,
     /// How long a service gets between SIGTERM and SIGKILL at shutdown.
     pub stop_timeout_seconds: u32,
     /// In a start order (dependencies first).
@@ -93,6 +97,29 @@ pub struct Volume {
     pub path: String,
     /// On the host's shared directory (kept across VM restarts) or a tmpfs.
     pub persistent: bool,
+    #[serde(default)]
+    pub source: VolumeSource,
+    #[serde(default)]
+    pub read_only: bool,
+}
+
+/// Where a volume's data lives.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub enum VolumeSource {
+    /// `<service>/<volume>` on the volumes share.
+    #[default]
+    Own,
+    /// `_shared/<name>` on the volumes share (service names cannot start
+    /// with `_`), mode 1777: every service that mounts it writes it.
+    Shared(String),
+    /// The host directory `host_paths[i]`, shared as 9p tag `bind<i>`.
+    Host(usize),
+}
+
+/// The 9p tag of `Config::host_paths[index]`.
+pub fn host_path_tag(index: usize) -> String {
+    format!("bind{index}")
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

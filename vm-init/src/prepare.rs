@@ -2,21 +2,40 @@
 //! (persistent ones bound from the host's share, others a fresh tmpfs), its
 //! working directory, and its cgroup limits.
 
-use crate::boot::VOLUMES_MOUNT;
+use crate::boot::{host_path_mount, VOLUMES_MOUNT};
 use crate::{spawn, sys};
-use nix2dream_vm_init::Service;
+use nix2dream_vm_init::{Service, VolumeSource};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 pub fn prepare(service: &Service) -> Result<(), String> {
     for volume in &service.volumes {
         let target = Path::new(&volume.path);
         std::fs::create_dir_all(target).map_err(|e| format!("volume {}: cannot create {}: {e}", volume.name, volume.path))?;
-        if volume.persistent {
+        let bound = match &volume.source {
+            // The host's own directory, as it is.
+            VolumeSource::Host(index) => Some(host_path_mount(*index)),
+            // One directory for every service that mounts it, writable by all.
+            VolumeSource::Shared(name) => {
+                let source = Path::new(VOLUMES_MOUNT).join("_shared").join(name);
+                std::fs::create_dir_all(&source).map_err(|e| format!("volume {}: cannot create it on the host's share: {e}", volume.name))?;
+                std::fs::set_permissions(&source, std::fs::Permissions::from_mode(0o1777)).map_err(|e| format!("volume {}: cannot make it writable by every service: {e}", volume.name))?;
+                Some(source)
+            }
             // <share>/<service>/<volume> on the host, kept across VM restarts.
-            let source = Path::new(VOLUMES_MOUNT).join(&service.name).join(&volume.name);
-            std::fs::create_dir_all(&source).map_err(|e| format!("volume {}: cannot create it on the host's share: {e}", volume.name))?;
-            sys::chown(&source, service.uid, service.gid).map_err(|e| format!("volume {}: cannot give it to uid {}: {e}", volume.name, service.uid))?;
+            VolumeSource::Own if volume.persistent => {
+                let source = Path::new(VOLUMES_MOUNT).join(&service.name).join(&volume.name);
+                std::fs::create_dir_all(&source).map_err(|e| format!("volume {}: cannot create it on the host's share: {e}", volume.name))?;
+                sys::chown(&source, service.uid, service.gid).map_err(|e| format!("volume {}: cannot give it to uid {}: {e}", volume.name, service.uid))?;
+                Some(source)
+            }
+            VolumeSource::Own => None,
+        };
+        if let Some(source) = bound {
             sys::bind_mount(&source, target).map_err(|e| format!("volume {}: cannot mount it on {}: {e}", volume.name, volume.path))?;
+            if volume.read_only {
+                sys::remount_read_only(target).map_err(|e| format!("volume {}: cannot make {} read-only: {e}", volume.name, volume.path))?;
+            }
         } else {
             let options = format!("mode=0755,uid={},gid={}", service.uid, service.gid);
             sys::mount("tmpfs", target, "tmpfs", libc::MS_NOSUID | libc::MS_NODEV, &options)

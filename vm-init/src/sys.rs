@@ -29,6 +29,15 @@ pub fn bind_mount(source: &Path, target: &Path) -> Result<()> {
     check(unsafe { libc::mount(source.as_ptr(), target.as_ptr(), std::ptr::null(), libc::MS_BIND, std::ptr::null()) })
 }
 
+/// Makes the bind mount at `target` read-only (a bind mount takes the flag
+/// only when remounted).
+pub fn remount_read_only(target: &Path) -> Result<()> {
+    let target = cstr(target.as_os_str().as_bytes())?;
+    let flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY;
+    // SAFETY: a NUL-terminated path; source, fstype and data may be NULL for a remount.
+    check(unsafe { libc::mount(std::ptr::null(), target.as_ptr(), std::ptr::null(), flags, std::ptr::null()) })
+}
+
 pub fn umount(target: &Path) -> Result<()> {
     let target = cstr(target.as_os_str().as_bytes())?;
     // SAFETY: a NUL-terminated path.

@@ -20,6 +20,16 @@ pub struct Deployment {
     /// when loading (the Nix modules merge it themselves and leave it empty).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
+    /// Volumes several services mount (`services.<name>.volumes.<v>.shared`).
+    #[serde(default)]
+    pub volumes: BTreeMap<String, SharedVolume>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SharedVolume {
+    #[serde(default)]
+    pub description: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -98,10 +108,19 @@ pub struct ConfigData {
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct Volume {
     pub path: String,
     #[serde(default = "yes")]
     pub persistent: bool,
+    /// The deployment's volume of this name, instead of the service's own.
+    #[serde(default)]
+    pub shared: Option<String>,
+    /// A directory of the machine (a bind mount), instead of a volume.
+    #[serde(default)]
+    pub host_path: Option<String>,
+    #[serde(default)]
+    pub read_only: bool,
 }
 
 fn yes() -> bool {

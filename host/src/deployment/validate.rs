@@ -53,6 +53,11 @@ pub fn check(d: &Deployment) -> Result<()> {
     if d.services.is_empty() {
         errors.push("services: at least one service is needed".to_owned());
     }
+    for volume in d.volumes.keys() {
+        if !is_name(volume) {
+            errors.push(format!("volumes.{volume}: volume names must match [a-z0-9][a-z0-9-]*"));
+        }
+    }
     for option in &d.ignore_unsupported {
         if !options::is_core_option(option) {
             errors.push(format!("ignoreUnsupported: {option:?} is not a core option (known: {})", options::CORE_OPTIONS.join(", ")));
@@ -88,6 +93,26 @@ pub fn check(d: &Deployment) -> Result<()> {
         for (v, volume) in &s.volumes {
             if !volume.path.starts_with('/') {
                 errors.push(format!("{}: {:?} must be an absolute path", at(&format!("volumes.{v}.path")), volume.path));
+            }
+            if volume.shared.is_some() && volume.host_path.is_some() {
+                errors.push(format!("{}: set at most one of `shared` and `hostPath`", at(&format!("volumes.{v}"))));
+            }
+            if !volume.persistent && (volume.shared.is_some() || volume.host_path.is_some()) {
+                errors.push(format!(
+                    "{}: a shared volume or a host path keeps its data: `persistent = false` does not apply",
+                    at(&format!("volumes.{v}.persistent"))
+                ));
+            }
+            if let Some(shared) = &volume.shared {
+                if !d.volumes.contains_key(shared) {
+                    errors.push(format!(
+                        "{}: the deployment has no volume {shared:?} (declare it in the top-level `volumes`)",
+                        at(&format!("volumes.{v}.shared"))
+                    ));
+                }
+            }
+            if let Some(problem) = volume.host_path.as_deref().and_then(absolute_path_problem) {
+                errors.push(format!("{}: {:?} {problem}", at(&format!("volumes.{v}.hostPath")), volume.host_path.as_deref().unwrap_or("")));
             }
         }
         for (c, config) in &s.config_data {

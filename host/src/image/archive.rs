@@ -76,9 +76,16 @@ pub(super) fn write(spec: &ImageSpec, closure: &[PathBuf], dest: &Path) -> Resul
     // The volumes and the working directory exist, owned by the image's user.
     let owner = user::resolve(spec.config.user.as_deref(), &spec.files).context("resolving the image's user")?;
     // (`/` itself stays root's: it is not created, and never a service's own.)
-    let owned_dirs: Vec<String> =
-        spec.config.volumes.iter().chain(&spec.config.working_dir).filter(|d| d.trim_matches('/') != "").cloned().collect();
-    let files_layer = layer::write_files_layer(&spec.files, &owned_dirs, owner, &work.path().join("layer-files.tar"))
+    let owned_dirs: Vec<String> = spec
+        .config
+        .volumes
+        .iter()
+        .chain(&spec.config.working_dir)
+        .filter(|d| d.trim_matches('/') != "" && !spec.config.shared_dirs.contains(d))
+        .cloned()
+        .collect();
+    let files_layer =
+        layer::write_files_layer(&spec.files, &owned_dirs, &spec.config.shared_dirs, owner, &work.path().join("layer-files.tar"))
         .context("writing the files layer")?;
     layers.push((
         files_layer,

@@ -259,10 +259,18 @@ pub(crate) fn image_relative_path(path: &str) -> Result<String> {
 }
 
 /// The final layer: `files` with their parent directories (0o755, root),
-/// `tmp/` (0o1777), and `owned_dirs` (0o755, owned by `owner`: the volumes
-/// and working directory the service must be able to write). Files are
-/// root's; a private one's group is `owner`'s, so that only the service reads it.
-pub(super) fn write_files_layer(files: &[ImageFile], owned_dirs: &[String], owner: Owner, dest: &Path) -> Result<Blob> {
+/// `tmp/` (0o1777), `owned_dirs` (0o755, owned by `owner`: the volumes
+/// and working directory the service must be able to write) and
+/// `shared_dirs` (0o1777, root's: volumes other services' users write too).
+/// Files are root's; a private one's group is `owner`'s, so that only the
+/// service reads it.
+pub(super) fn write_files_layer(
+    files: &[ImageFile],
+    owned_dirs: &[String],
+    shared_dirs: &[String],
+    owner: Owner,
+    dest: &Path,
+) -> Result<Blob> {
     enum Item<'a> {
         Dir(u32, Owner),
         File(&'a ImageFile),
@@ -300,13 +308,14 @@ pub(super) fn write_files_layer(files: &[ImageFile], owned_dirs: &[String], owne
             }
         }
     }
-    for dir in owned_dirs {
+    let dirs = owned_dirs.iter().map(|d| (d, 0o755, owner)).chain(shared_dirs.iter().map(|d| (d, 0o1777, Owner::ROOT)));
+    for (dir, mode, dir_owner) in dirs {
         let rel = image_relative_path(dir).with_context(|| format!("directory {dir:?}"))?;
         add_parents(&mut items, &rel, &format!("directory {dir}"))?;
         if let Some(Item::File(_)) = items.get(&rel) {
             bail!("{dir} is a file of the image, and also a volume or the working directory");
         }
-        items.insert(rel, Item::Dir(0o755, owner));
+        items.insert(rel, Item::Dir(mode, dir_owner));
     }
     let mut layer = LayerWriter::create(dest)?;
     for (path, item) in items {

@@ -68,6 +68,9 @@ pub struct ImageConfig {
     pub volumes: Vec<String>,
     /// `StopSignal`, e.g. "SIGINT"; none: the runtime's default (SIGTERM).
     pub stop_signal: Option<String>,
+    /// Created mode 1777, owned by root (not in the OCI config): mount
+    /// points of volumes that services running as other users write too.
+    pub shared_dirs: Vec<String>,
 }
 
 /// A file baked into the image's final layer.

@@ -6,14 +6,16 @@ mod service;
 mod settings;
 mod yaml;
 
-use nix2dream_plugin_kit::{diagnostics, file, image, Addressing, Artifact, Deployment, Diagnostic, Manager, PluginInfo, Rendered};
+use nix2dream_plugin_kit::{
+    diagnostics, file, image, Addressing, Artifact, Deployment, Diagnostic, Manager, PluginInfo, Rendered, VolumeSource,
+};
 use serde_yaml_ng::{Mapping, Value};
 
 pub struct Compose;
 
 /// What compose.yaml adds to what the images carry.
 const ORCHESTRATION_OPTIONS: &[&str] =
-    &["dependsOn", "healthcheck", "restart", "resources", "replicas", "oneShot", "stopTimeout", "ports.internal", "ports.hostPort"];
+    &["dependsOn", "healthcheck", "restart", "resources", "replicas", "oneShot", "stopTimeout", "ports.internal", "ports.hostPort", "volumes.hostPath", "volumes.readOnly"];
 
 const USAGE: &str = "\
 for i in OUT/images/*.tar; do docker load -i \"$i\"; done; docker-compose -f OUT/compose.yaml up -d
@@ -55,6 +57,21 @@ impl Manager for Compose {
                 Err(mut e) => errors.append(&mut e),
             }
             artifacts.push(Artifact::Image(request));
+        }
+        // A service's own volume is named `<service>-<volume>`: a deployment
+        // volume of that name would be the same Docker volume.
+        for svc in &deployment.services {
+            for v in svc.volumes.iter().filter(|v| matches!(v.source, VolumeSource::Own) && v.persistent) {
+                let own = service::volume_name(svc, &v.name);
+                let shared = deployment.services.iter().flat_map(|s| &s.volumes).any(|s| matches!(&s.source, VolumeSource::Shared(n) if *n == own));
+                if shared {
+                    errors.push(diagnostics::error(
+                        &svc.name,
+                        "volumes.shared",
+                        format!("volumes.{}: compose names it {own:?}, like the deployment's volume {own:?}: rename one of them", v.name),
+                    ));
+                }
+            }
         }
         if !errors.is_empty() {
             return Err(errors);

@@ -5,6 +5,7 @@ use crate::yaml::{self, string, strings};
 use nix2dream_plugin_kit::types::ImageRequest;
 use nix2dream_plugin_kit::{
     diagnostics, image, programs, Dependency, DependencyCondition, Deployment, Diagnostic, Probe, Protocol, RestartPolicy, Service,
+    VolumeSource,
 };
 use serde_yaml_ng::{Mapping, Value};
 
@@ -139,16 +140,33 @@ pub fn compose_service(
     let mut mounts = Vec::new();
     let mut tmpfs = Vec::new();
     for v in &svc.volumes {
-        if v.persistent {
-            let name = volume_name(svc, &v.name);
-            mounts.push(format!("{name}:{}", v.path));
-            named_volumes.push(name);
-        } else {
-            tmpfs.push(v.path.clone());
+        // The long syntax: a host path may hold `:` or anything else.
+        let mount = |kind: &str, source: &str| {
+            let mut mount = Mapping::new();
+            mount.insert("type".into(), kind.into());
+            mount.insert("source".into(), string(source));
+            mount.insert("target".into(), string(&v.path));
+            if v.read_only {
+                mount.insert("read_only".into(), Value::Bool(true));
+            }
+            Value::Mapping(mount)
+        };
+        match &v.source {
+            VolumeSource::Own if !v.persistent => tmpfs.push(v.path.clone()),
+            VolumeSource::Own => {
+                let name = volume_name(svc, &v.name);
+                mounts.push(mount("volume", &name));
+                named_volumes.push(name);
+            }
+            VolumeSource::Shared(name) => {
+                mounts.push(mount("volume", name));
+                named_volumes.push(name.clone());
+            }
+            VolumeSource::HostPath(host) => mounts.push(mount("bind", host)),
         }
     }
     if !mounts.is_empty() {
-        m.insert("volumes".into(), strings(&mounts));
+        m.insert("volumes".into(), Value::Sequence(mounts));
     }
     if !tmpfs.is_empty() {
         m.insert("tmpfs".into(), strings(&tmpfs));

@@ -1,6 +1,6 @@
 use super::*;
 use nix2dream_plugin_kit::testing::*;
-use nix2dream_plugin_kit::{Dependency, DependencyCondition, Healthcheck, HttpProbe, Probe, Service};
+use nix2dream_plugin_kit::{Dependency, DependencyCondition, Healthcheck, HttpProbe, Probe, Service, VolumeSource};
 
 fn compose_yaml(d: nix2dream_plugin_kit::Deployment) -> (serde_yaml_ng::Value, Rendered) {
     let rendered = Compose::render(d).expect("renders");
@@ -83,16 +83,42 @@ fn volumes_ports_restart_resources_and_replicas() {
     let web = service("web", &["w"])
         .volume("data", "/var/lib/web")
         .with(|s| {
-            s.volumes.push(nix2dream_plugin_kit::Volume { name: "scratch".into(), path: "/scratch".into(), persistent: false });
+            s.volumes.push(nix2dream_plugin_kit::Volume {
+                name: "scratch".into(),
+                path: "/scratch".into(),
+                persistent: false,
+                source: VolumeSource::Own,
+                read_only: false,
+            });
+            s.volumes.push(nix2dream_plugin_kit::Volume {
+                name: "uploads".into(),
+                path: "/srv/uploads".into(),
+                persistent: true,
+                source: VolumeSource::Shared("uploads".into()),
+                read_only: false,
+            });
+            s.volumes.push(nix2dream_plugin_kit::Volume {
+                name: "media".into(),
+                path: "/srv/media".into(),
+                persistent: true,
+                source: VolumeSource::HostPath("/home/me/my: media".into()),
+                read_only: true,
+            });
             s.restart = nix2dream_plugin_kit::RestartPolicy::Always;
             s.resources = nix2dream_plugin_kit::Resources { cpus: Some("0.5".into()), memory_mib: Some(64) };
             s.replicas = 3;
         });
     let (y, _) = compose_yaml(deployment(vec![web]));
     let w = &y["services"]["web"];
-    assert_eq!(w["volumes"][0], "web-data:/var/lib/web");
+    let mount = |i: usize| (w["volumes"][i]["type"].clone(), w["volumes"][i]["source"].clone(), w["volumes"][i]["target"].clone());
+    assert_eq!(mount(0), ("volume".into(), "web-data".into(), "/var/lib/web".into()));
     assert_eq!(w["tmpfs"][0], "/scratch");
     assert!(y["volumes"]["web-data"].is_mapping());
+    // A volume of the deployment keeps its own name; a host path is bound as it is, read-only.
+    assert_eq!(mount(1), ("volume".into(), "uploads".into(), "/srv/uploads".into()));
+    assert!(y["volumes"]["uploads"].is_mapping());
+    assert_eq!(mount(2), ("bind".into(), "/home/me/my: media".into(), "/srv/media".into()));
+    assert_eq!(w["volumes"][2]["read_only"], true);
     assert_eq!(w["restart"], "always");
     assert_eq!(w["cpus"].as_f64(), Some(0.5));
     assert_eq!(w["mem_limit"], "64m");

@@ -16,7 +16,8 @@ pub struct K8s;
 /// `ports.internal` holds by construction: every Service is a ClusterIP
 /// Service, reachable inside the cluster only (an Ingress in
 /// `settings.k8s.extraObjects` publishes one).
-const CLUSTER_OPTIONS: &[&str] = &["healthcheck", "resources", "replicas", "oneShot", "stopTimeout", "ports.internal"];
+const CLUSTER_OPTIONS: &[&str] =
+    &["healthcheck", "resources", "replicas", "oneShot", "stopTimeout", "ports.internal", "volumes.hostPath", "volumes.readOnly"];
 
 const USAGE: &str = "\
 Load each image into the cluster's container runtime (kind load image-archive OUT/images/<service>.tar; \
@@ -58,6 +59,10 @@ impl Manager for K8s {
                 Err(e) => errors.extend(e),
             }
             images.push(Artifact::Image(request));
+        }
+        match manifests::shared_claims(&d, &settings) {
+            Ok(claims) => documents.extend(claims),
+            Err(e) => errors.extend(e),
         }
         if !errors.is_empty() {
             return Err(errors);

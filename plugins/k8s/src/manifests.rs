@@ -5,7 +5,7 @@
 
 use crate::settings::{self, Settings};
 use nix2dream_plugin_kit::types::ImageRequest;
-use nix2dream_plugin_kit::{diagnostics, image, Deployment, Diagnostic, Probe, Protocol, RestartPolicy, Service};
+use nix2dream_plugin_kit::{diagnostics, image, Deployment, Diagnostic, Probe, Protocol, RestartPolicy, Service, VolumeSource};
 use serde_json::{json, Value};
 
 /// Kubernetes' IANA_SVC_NAME: what a port name must be.
@@ -125,7 +125,23 @@ pub fn objects(d: &Deployment, svc: &Service, request: &ImageRequest, settings: 
             errors.push(diagnostics::error(&svc.name, "volumes", format!("volumes.{}: {volume_name:?} is not a Kubernetes name ([a-z0-9-], at most 63)", v.name)));
             continue;
         }
-        mounts.push(json!({"name": v.name, "mountPath": v.path}));
+        let mut mount = json!({"name": v.name, "mountPath": v.path});
+        if v.read_only {
+            mount["readOnly"] = json!(true);
+        }
+        mounts.push(mount);
+        match &v.source {
+            // The claim is the deployment's (lib.rs writes it once).
+            VolumeSource::Shared(name) => {
+                volumes.push(json!({"name": v.name, "persistentVolumeClaim": {"claimName": name}}));
+                continue;
+            }
+            VolumeSource::HostPath(host) => {
+                volumes.push(json!({"name": v.name, "hostPath": {"path": host, "type": "DirectoryOrCreate"}}));
+                continue;
+            }
+            VolumeSource::Own => {}
+        }
         if v.persistent {
             volumes.push(json!({"name": v.name, "persistentVolumeClaim": {"claimName": volume_name}}));
             objects.push(json!({
@@ -186,7 +202,7 @@ pub fn objects(d: &Deployment, svc: &Service, request: &ImageRequest, settings: 
         // A rolling update starts the new pod before the old one stops; with a
         // ReadWriteOnce claim held by the old pod (on another node), the new one
         // never starts and the rollout hangs. Recreate stops the old pod first.
-        if svc.volumes.iter().any(|v| v.persistent) {
+        if svc.volumes.iter().any(|v| v.persistent && !matches!(v.source, VolumeSource::HostPath(_))) {
             spec["strategy"] = json!({"type": "Recreate"});
         }
         objects.push(json!({
@@ -214,6 +230,48 @@ pub fn objects(d: &Deployment, svc: &Service, request: &ImageRequest, settings: 
     }
     if errors.is_empty() {
         Ok((objects, warnings))
+    } else {
+        Err(errors)
+    }
+}
+
+/// The claims of the deployment's shared volumes (named after the volume),
+/// once each, for the volumes some service mounts.
+pub fn shared_claims(d: &Deployment, settings: &Settings) -> Result<Vec<Value>, Vec<Diagnostic>> {
+    let mut names: Vec<&str> = d
+        .services
+        .iter()
+        .flat_map(|s| &s.volumes)
+        .filter_map(|v| match &v.source {
+            VolumeSource::Shared(name) => Some(name.as_str()),
+            _ => None,
+        })
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let mut errors = Vec::new();
+    let mut claims = Vec::new();
+    for name in names {
+        let own = d.services.iter().find(|s| {
+            s.volumes.iter().any(|v| matches!(v.source, VolumeSource::Own) && v.persistent && format!("{}-{}", s.name, v.name) == name)
+        });
+        if let Some(svc) = own {
+            errors.push(diagnostics::error(&svc.name, "volumes.shared", format!("its own claim is named {name:?}, like the deployment's volume {name:?}: rename one of them")));
+        } else if !is_label(name) {
+            errors.push(diagnostics::deployment_error(format!("volume {name:?} is not a Kubernetes name ([a-z0-9-], at most 63)")));
+        } else {
+            claims.push(json!({
+                "apiVersion": "v1",
+                "kind": "PersistentVolumeClaim",
+                "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "nix2dream", "app.kubernetes.io/part-of": d.name}},
+                // ReadWriteOnce: the pods that share it run on one node (ReadWriteMany
+                // needs a storage class that offers it: patch it through extraObjects).
+                "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": settings.storage}}},
+            }));
+        }
+    }
+    if errors.is_empty() {
+        Ok(claims)
     } else {
         Err(errors)
     }

@@ -3,7 +3,7 @@
 //! here so every container plugin names and configures images identically.
 
 use crate::types::{ImageConfig, ImageFile, ImageRequest};
-use crate::{Deployment, Diagnostic, FileContent, Port, Service};
+use crate::{Deployment, Diagnostic, FileContent, Port, Service, VolumeSource};
 
 /// The core options an image request carries (argv, env, PATH, working
 /// directory, user, ports, volumes, config files baked in). Ordering,
@@ -18,6 +18,7 @@ pub const IMAGE_OPTIONS: &[&str] = &[
     "preStart",
     "configData",
     "volumes",
+    "volumes.shared",
     "ports",
     "user",
     "group",
@@ -183,6 +184,13 @@ pub fn image_request(deployment: &Deployment, service: &Service) -> ImageRequest
         labels,
         volumes: service.volumes.iter().map(|v| v.path.clone()).collect(),
         stop_signal: service.stop_signal.clone(),
+        // Services with other users write a shared volume too.
+        shared_directories: service
+            .volumes
+            .iter()
+            .filter(|v| matches!(v.source, VolumeSource::Shared(_)))
+            .map(|v| v.path.clone())
+            .collect(),
     };
     let mut fingerprint: Vec<String> = service.closure_roots.clone();
     fingerprint.extend(config.entrypoint.iter().chain(&config.cmd).cloned());
@@ -191,6 +199,7 @@ pub fn image_request(deployment: &Deployment, service: &Service) -> ImageRequest
     fingerprint.extend(config.user.iter().chain(&config.working_dir).chain(&config.stop_signal).cloned());
     fingerprint.extend(config.labels.iter().map(|(k, v)| format!("{k}={v}")));
     fingerprint.extend(config.volumes.iter().cloned());
+    fingerprint.extend(config.shared_directories.iter().map(|d| format!("shared {d}")));
     for f in &files {
         fingerprint.push(f.path.clone());
         fingerprint.push(match &f.content {

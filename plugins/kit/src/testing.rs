@@ -4,7 +4,7 @@
 
 use crate::{
     ConfigFile, Dependency, DependencyCondition, Deployment, EnvVar, FileContent, Healthcheck, Port, Probe, Protocol, Resources,
-    RestartPolicy, Service, Volume,
+    RestartPolicy, Service, Volume, VolumeSource,
 };
 
 /// A service with only argv set; the rest is the deployment format's defaults.
@@ -71,7 +71,9 @@ pub trait ServiceExt: Sized {
         })
     }
     fn volume(self, name: &str, path: &str) -> Self {
-        self.with(|s| s.volumes.push(Volume { name: name.into(), path: path.into(), persistent: true }))
+        self.with(|s| {
+            s.volumes.push(Volume { name: name.into(), path: path.into(), persistent: true, source: VolumeSource::Own, read_only: false })
+        })
     }
     fn port(self, name: &str, port: u16) -> Self {
         self.with(|s| s.ports.push(Port { name: name.into(), port, protocol: Protocol::Tcp, internal: false, host_port: None }))
@@ -103,6 +105,7 @@ pub fn baseline_for(option: &str) -> Service {
     let base = service("web", &["app"]);
     match option {
         "ports.internal" | "ports.hostPort" => base.port("http", 8080),
+        "volumes.shared" | "volumes.hostPath" | "volumes.readOnly" => base.volume("data", "/var/lib/web"),
         "oneShot" => base.with(|s| s.restart = RestartPolicy::Never),
         _ => base,
     }
@@ -138,6 +141,9 @@ pub fn with_option(option: &str) -> Service {
         "restart" => base.with(|s| s.restart = RestartPolicy::Always),
         "resources" => base.with(|s| s.resources = Resources { cpus: Some("0.5".into()), memory_mib: Some(256) }),
         "replicas" => base.with(|s| s.replicas = 3),
+        "volumes.shared" => base.with(|s| s.volumes[0].source = VolumeSource::Shared("uploads".into())),
+        "volumes.hostPath" => base.with(|s| s.volumes[0].source = VolumeSource::HostPath("/srv/media".into())),
+        "volumes.readOnly" => base.with(|s| s.volumes[0].read_only = true),
         "ports.internal" => base.with(|s| s.ports[0].internal = true),
         "ports.hostPort" => base.with(|s| s.ports[0].host_port = Some(18080)),
         "oneShot" => base.with(|s| s.one_shot = true),

@@ -6,7 +6,7 @@ use crate::nix::{attr, has_nul, inner, list, store_path, store_path_inner, store
 use crate::settings::DeploymentSettings;
 use nix2dream_plugin_kit::systemd::directives::{extra_directives, Directive};
 use nix2dream_plugin_kit::systemd::escape::text;
-use nix2dream_plugin_kit::systemd::plan::{plan, BindSource, Platform, ServicePlan};
+use nix2dream_plugin_kit::systemd::plan::{create_shared_dirs_command, plan, BindSource, Platform, ServicePlan};
 use nix2dream_plugin_kit::systemd::{instances, unit_name};
 use nix2dream_plugin_kit::{diagnostics, Deployment, Diagnostic, Protocol, Service};
 use std::collections::BTreeMap;
@@ -171,6 +171,18 @@ fn service_definition(d: &Deployment, svc: &Service, plan: &ServicePlan, extra: 
     }
     for path in &plan.tmpfs {
         service.push("TemporaryFileSystem", string(&format!("{path}:mode=1777")));
+    }
+    if !plan.shared_dirs.is_empty() {
+        // Before preStart (NixOS's ExecStartPre too): the binds need the directories.
+        let words: Vec<String> = create_shared_dirs_command(&plan.shared_dirs).iter().map(|w| string(w)).collect();
+        service.one("ExecStartPre", format!("lib.mkBefore [ (\"+\" + utils.escapeSystemdExecArgs {}) ]", list(&words)));
+    }
+    for bind in &plan.volume_binds {
+        let directive = if bind.read_only { "BindReadOnlyPaths" } else { "BindPaths" };
+        service.push(directive, string(&format!("{}:{}", bind.source, bind.target)));
+    }
+    for path in &plan.read_only_paths {
+        service.push("ReadOnlyPaths", string(path));
     }
     for (directive, rel) in &plan.managed_directories {
         service.push(directive, string(rel));

@@ -16,7 +16,7 @@
 use nix2dream_plugin_kit::diagnostics::error;
 use nix2dream_plugin_kit::shell::{is_env_name, quote, quote_words};
 use crate::settings::ServiceSettings;
-use nix2dream_plugin_kit::{Diagnostic, FileContent, Service};
+use nix2dream_plugin_kit::{Diagnostic, FileContent, Service, VolumeSource};
 
 /// Shellcheck codes about literal data inside single quotes (`$` or a
 /// backtick in a value, a backslash before a closing quote, typographic
@@ -85,6 +85,18 @@ pub fn render(deployment: &str, service: &Service, settings: &ServiceSettings) -
         if !volume.path.starts_with('/') || volume.path.contains('\0') {
             err("volumes", format!("volume {:?}: path {:?} must be an absolute path", volume.name, volume.path));
         }
+        if let VolumeSource::HostPath(host) = &volume.source {
+            if host.trim_end_matches('/') != volume.path.trim_end_matches('/') {
+                err(
+                    "volumes.hostPath",
+                    format!(
+                        "volume {:?}: the processes run on this machine without mount namespaces, so {host} cannot \
+                         appear at {}: mount it at its own path (path = hostPath)",
+                        volume.name, volume.path
+                    ),
+                );
+            }
+        }
     }
     for file in &service.config_files {
         if file.path.is_empty() || file.path.ends_with('/') || file.path.contains('\0') {
@@ -151,6 +163,11 @@ pub fn render(deployment: &str, service: &Service, settings: &ServiceSettings) -
         line("");
         line("# volumes");
         for volume in &service.volumes {
+            match &volume.source {
+                VolumeSource::Own => {}
+                VolumeSource::Shared(name) => line(&format!("# the deployment's volume {}", comment_text(name))),
+                VolumeSource::HostPath(_) => line("# a directory of this machine"),
+            }
             line(&format!("mkdir -p -- {}", quote(&volume.path)));
         }
     }

@@ -26,6 +26,8 @@ pub const SUPPORTED_OPTIONS: &[&str] = &[
     "preStart",
     "configData",
     "volumes",
+    "volumes.shared",
+    "volumes.hostPath",
     "ports",
     "oneShot",
 ];
@@ -45,6 +47,35 @@ managers.procfile.enable = false leaves a service out.";
 
 /// The procfile manager.
 pub struct Procfile;
+
+/// The processes share the machine's file system, without mount namespaces:
+/// a deployment volume is one directory, so every service must mount it at
+/// the same path.
+fn shared_volume_paths(services: &[&nix2dream_plugin_kit::Service]) -> Vec<Diagnostic> {
+    let mut first: std::collections::BTreeMap<&str, (&str, &str)> = std::collections::BTreeMap::new();
+    let mut errors = Vec::new();
+    for s in services {
+        for v in &s.volumes {
+            let nix2dream_plugin_kit::VolumeSource::Shared(name) = &v.source else { continue };
+            match first.get(name.as_str()) {
+                None => {
+                    first.insert(name, (&s.name, &v.path));
+                }
+                Some((other, path)) if *path != v.path => errors.push(nix2dream_plugin_kit::diagnostics::error(
+                    &s.name,
+                    "volumes.shared",
+                    format!(
+                        "volumes.{}: the deployment's volume {name:?} is at {path} for service {other:?}: processes on one \
+                         machine see one directory, so mount it at the same path in every service",
+                        v.name
+                    ),
+                )),
+                Some(_) => {}
+            }
+        }
+    }
+    errors
+}
 
 impl Manager for Procfile {
     fn info() -> PluginInfo {
@@ -107,6 +138,7 @@ impl Manager for Procfile {
                 Err(mut e) => errors.append(&mut e),
             }
         }
+        errors.extend(shared_volume_paths(&services));
         if !errors.is_empty() {
             return Err(errors);
         }

@@ -5,6 +5,7 @@ use super::Systemd;
 use nix2dream_plugin_kit::testing::{deployment, service, ServiceExt};
 use nix2dream_plugin_kit::{
     Artifact, ConfigFile, Dependency, DependencyCondition, FileContent, Healthcheck, Manager, Probe, Severity, Volume,
+    VolumeSource,
 };
 
 fn files(d: nix2dream_plugin_kit::Deployment) -> (Vec<(String, String)>, Vec<String>) {
@@ -48,9 +49,9 @@ fn replicas_become_a_template_with_instances_that_dependents_wait_for() {
 fn state_lives_where_systemd_creates_it_and_the_rest_is_said() {
     let mut svc = service("web", &["web"]);
     svc.volumes = vec![
-        Volume { name: "data".into(), path: "/var/lib/web".into(), persistent: true },
-        Volume { name: "scratch".into(), path: "/scratch".into(), persistent: false },
-        Volume { name: "elsewhere".into(), path: "/srv/data".into(), persistent: true },
+        Volume { name: "data".into(), path: "/var/lib/web".into(), persistent: true, source: VolumeSource::Own, read_only: false },
+        Volume { name: "scratch".into(), path: "/scratch".into(), persistent: false, source: VolumeSource::Own, read_only: false },
+        Volume { name: "elsewhere".into(), path: "/srv/data".into(), persistent: true, source: VolumeSource::Own, read_only: false },
     ];
     svc.working_directory = Some("/var/lib/web".into());
     let (files, warnings) = files(deployment(vec![svc]));

@@ -3,7 +3,7 @@
 
 use crate::settings::DeploymentSettings;
 use nix2dream_plugin_kit::systemd::escape::{assignment, command_line, is_plain_path, text};
-use nix2dream_plugin_kit::systemd::plan::{plan, BindSource, Platform};
+use nix2dream_plugin_kit::systemd::plan::{create_shared_dirs_command, plan, BindSource, Platform};
 use nix2dream_plugin_kit::systemd::{directives::extra_directives, unit_name};
 use nix2dream_plugin_kit::{diagnostics, Deployment, Diagnostic, Service};
 
@@ -76,6 +76,16 @@ pub fn render(d: &Deployment, svc: &Service, settings: &DeploymentSettings) -> R
     }
     for path in &plan.tmpfs {
         service.set("TemporaryFileSystem", format!("{path}:mode=1777"));
+    }
+    if !plan.shared_dirs.is_empty() {
+        service.set("ExecStartPre", format!("+{}", command_line(&create_shared_dirs_command(&plan.shared_dirs))));
+    }
+    for bind in &plan.volume_binds {
+        let directive = if bind.read_only { "BindReadOnlyPaths" } else { "BindPaths" };
+        service.set(directive, format!("{}:{}", bind.source, bind.target));
+    }
+    for path in &plan.read_only_paths {
+        service.set("ReadOnlyPaths", path);
     }
     for (directive, rel) in &plan.managed_directories {
         service.set(directive, rel);

@@ -5,14 +5,28 @@
 use crate::accounts::Accounts;
 use crate::settings::Settings;
 use nix2dream_plugin_kit::diagnostics::{error, warning};
-use nix2dream_plugin_kit::{Deployment, DependencyCondition, Diagnostic, Probe as CoreProbe, RestartPolicy, Service};
+use nix2dream_plugin_kit::{Deployment, DependencyCondition, Diagnostic, Probe as CoreProbe, RestartPolicy, Service, VolumeSource};
 use nix2dream_vm_init as init;
 
 /// The 9p tag of the host directory that holds persistent volumes.
 pub const VOLUMES_TAG: &str = "volumes";
 
+/// Whether the VM needs the share of persistent volumes (own or shared).
 pub fn has_persistent_volumes(d: &Deployment) -> bool {
-    d.services.iter().any(|s| s.volumes.iter().any(|v| v.persistent))
+    d.services.iter().any(|s| s.volumes.iter().any(|v| v.persistent && !matches!(v.source, VolumeSource::HostPath(_))))
+}
+
+/// The host directories services bind, once each, in the deployment's order.
+pub fn host_paths(d: &Deployment) -> Vec<String> {
+    let mut paths: Vec<String> = Vec::new();
+    for v in d.services.iter().flat_map(|s| &s.volumes) {
+        if let VolumeSource::HostPath(host) = &v.source {
+            if !paths.contains(host) {
+                paths.push(host.clone());
+            }
+        }
+    }
+    paths
 }
 
 /// Dependencies first; otherwise in the deployment's (name) order.
@@ -57,6 +71,7 @@ pub fn cpu_millis(cpus: &str) -> Option<u32> {
 pub fn build(d: &Deployment, settings: &Settings, accounts: &Accounts, warnings: &mut Vec<Diagnostic>) -> Result<init::Config, Vec<Diagnostic>> {
     let mut errors = Vec::new();
     let mut services = Vec::new();
+    let host_paths = host_paths(d);
     for s in start_order(d).map_err(|e| vec![e])? {
         if s.argv.is_empty() {
             errors.push(error(&s.name, "process.argv", "the VM runs a command per service: process.argv is empty"));
@@ -104,7 +119,23 @@ pub fn build(d: &Deployment, settings: &Settings, accounts: &Accounts, warnings:
             uid,
             gid,
             working_directory: s.working_directory.clone(),
-            volumes: s.volumes.iter().map(|v| init::Volume { name: v.name.clone(), path: v.path.clone(), persistent: v.persistent }).collect(),
+            volumes: s
+                .volumes
+                .iter()
+                .map(|v| init::Volume {
+                    name: v.name.clone(),
+                    path: v.path.clone(),
+                    persistent: v.persistent,
+                    source: match &v.source {
+                        VolumeSource::Own => init::VolumeSource::Own,
+                        VolumeSource::Shared(name) => init::VolumeSource::Shared(name.clone()),
+                        VolumeSource::HostPath(host) => {
+                            init::VolumeSource::Host(host_paths.iter().position(|p| p == host).expect("listed above"))
+                        }
+                    },
+                    read_only: v.read_only,
+                })
+                .collect(),
             depends_on: s
                 .depends_on
                 .iter()
@@ -147,6 +178,7 @@ pub fn build(d: &Deployment, settings: &Settings, accounts: &Accounts, warnings:
         deployment: d.name.clone(),
         network: init::Network::default(),
         volumes_tag: has_persistent_volumes(d).then(|| VOLUMES_TAG.to_owned()),
+        host_paths,
         stop_timeout_seconds: settings.stop_timeout_seconds,
         services,
     })

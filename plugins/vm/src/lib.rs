@@ -25,8 +25,10 @@ const USAGE: &str = "\
 OUT/run-vm boots the VM (QEMU: apt-get install qemu-system-x86); Ctrl-C or SIGTERM stops the services (dependents first, \
 SIGTERM then SIGKILL after settings.vm.stopTimeoutSeconds) and powers the VM off. settings.vm.kernel (required) is a \
 kernel package such as pkgs.linuxPackages.kernel: it needs virtio networking and, for persistent volumes, 9p. \
-Ports are forwarded to 127.0.0.1 on the host at the same number. Persistent volumes live on the host in \
-$NIX2DREAM_VM_STATE/volumes/<service>/<volume> (default OUT/state/), kept across runs; other volumes are tmpfs. \
+Published ports are forwarded to 127.0.0.1 on the host at their hostPort (default: the same number); internal ones are not. \
+Persistent volumes live on the host in $NIX2DREAM_VM_STATE/volumes/<service>/<volume> (default OUT/state/), the \
+deployment's shared volumes in <state>/volumes/_shared/<volume> (mode 1777), kept across runs; a hostPath is that host \
+directory, shared into the VM over 9p; other volumes are tmpfs. \
 The console (kernel and services' output) is shown and kept in <state>/console.log. The VM's memory is settings.vm.memoryMiB, \
 or 256 MiB + the services' limits + twice the root file system (the closure lives in RAM). KVM is used when /dev/kvm \
 works, TCG otherwise (NIX2DREAM_VM_ACCEL=kvm|tcg|auto). Service names resolve to 127.0.0.1 inside the VM.";
@@ -93,6 +95,7 @@ impl Manager for Vm {
             base_memory_mib: 256 + limits(|s| s.memory_mib.unwrap_or(0)),
             cpus,
             volumes,
+            host_paths: &config.host_paths,
             stop_timeout_seconds: settings.stop_timeout_seconds,
         });
         let artifacts = vec![
@@ -100,7 +103,7 @@ impl Manager for Vm {
             Artifact::VmRoot(VmRootRequest {
                 path: run_vm::INITRAMFS.into(),
                 kernel: settings.kernel.clone(),
-                modules: needed_modules(volumes),
+                modules: needed_modules(volumes || !config.host_paths.is_empty()),
                 store_paths,
                 files,
             }),

@@ -190,6 +190,7 @@ macro_rules! upgrade_files_and_images {
                     labels: c.labels,
                     volumes: c.volumes,
                     stop_signal: None,
+                    shared_directories: Vec::new(),
                 },
                 store_paths: i.store_paths,
                 files: i

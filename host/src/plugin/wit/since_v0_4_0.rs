@@ -44,7 +44,17 @@ pub fn services_for(dep: &d::Deployment, plugin_name: &str) -> Vec<api::Service>
                 volumes: s
                     .volumes
                     .iter()
-                    .map(|(n, v)| api::Volume { name: n.clone(), path: v.path.clone(), persistent: v.persistent })
+                    .map(|(n, v)| api::Volume {
+                        name: n.clone(),
+                        path: v.path.clone(),
+                        persistent: v.persistent,
+                        source: match (&v.shared, &v.host_path) {
+                            (Some(shared), _) => api::VolumeSource::Shared(shared.clone()),
+                            (None, Some(host)) => api::VolumeSource::HostPath(host.clone()),
+                            (None, None) => api::VolumeSource::Own,
+                        },
+                        read_only: v.read_only,
+                    })
                     .collect(),
                 ports: s
                     .ports

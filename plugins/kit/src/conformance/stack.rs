@@ -1,14 +1,17 @@
 //! The multi-service probe: what one deployment of several services needs
 //! from every manager, checked in the manager's real consumer.
 //!
-//! - `seed`, a one-shot service (`oneShot`), prints a line and exits 0: the
-//!   stack must go on (honcho would stop everything when a process exits);
+//! - `seed`, a one-shot service (`oneShot`), prints a line, writes a file
+//!   into the deployment's shared volume `data`, and exits 0: the stack must
+//!   go on (honcho would stop everything when a process exits);
 //! - `backend`, busybox httpd on an **internal** port, serves a page from a
 //!   config file, with a healthcheck, a stop signal and a stop timeout;
 //! - `client` depends on `backend` being healthy and on `seed` having
 //!   completed, reaches the backend through its **service address** (a
 //!   reference each manager resolves: 127.0.0.1 or the service name), and
-//!   prints the page and two variables: one from the deployment-wide `env`
+//!   prints the page, the seed's file from the shared volume (mounted
+//!   read-only), a file from a host directory bound in (`hostPath`, when the
+//!   test gives one), and two variables: one from the deployment-wide `env`
 //!   and one the service overrides.
 //!
 //! A test renders [`Stack::deployment_json`], runs it, collects the logs of
@@ -18,6 +21,10 @@ use serde_json::{json, Value};
 
 /// The page the backend serves.
 pub const PAGE: &str = "N2D-BACKEND-PAGE";
+/// What the seed writes into the shared volume.
+pub const SEEDED: &str = "seeded-by-the-one-shot";
+/// The file the client reads from the bound host directory.
+pub const HOST_FILE: &str = "host.txt";
 const GREETING: &str = "hello from the deployment";
 
 /// The stack, for a busybox package and a base directory under which each
@@ -27,11 +34,20 @@ pub struct Stack {
     pub base: String,
     /// The backend's (internal) port.
     pub port: u16,
+    /// A host directory bound into the client, (host path, path inside),
+    /// and the text of its `host.txt`.
+    pub host_dir: Option<(String, String, String)>,
 }
 
 impl Stack {
     pub fn new(busybox: &str, base: &str, port: u16) -> Stack {
-        Stack { busybox: busybox.to_owned(), base: base.trim_end_matches('/').to_owned(), port }
+        Stack { busybox: busybox.to_owned(), base: base.trim_end_matches('/').to_owned(), port, host_dir: None }
+    }
+
+    /// Binds `host` (holding `host.txt` with `text`) into the client at
+    /// `inside`, read-only.
+    pub fn with_host_dir(self, host: &str, inside: &str, text: &str) -> Stack {
+        Stack { host_dir: Some((host.to_owned(), inside.to_owned(), text.to_owned())), ..self }
     }
 
     /// The stack as a `nix2dream/v1` deployment named `name`. The client's
@@ -40,14 +56,25 @@ impl Stack {
     pub fn deployment_json(&self, name: &str) -> Value {
         let port = self.port;
         let url = format!("http://@@nix2dream:host:backend@@:{port}/");
+        let shared_dir = format!("{}/shared", self.base);
+        let shared = |read_only: bool| json!({"data": {"path": shared_dir, "shared": "data", "readOnly": read_only}});
+        let mut client_volumes = shared(true);
+        let mut client_env = json!({"BACKEND": url, "STACK_SHARED": "from the service", "SHARED_DIR": shared_dir});
+        if let Some((host, inside, _)) = &self.host_dir {
+            client_volumes["host"] = json!({"path": inside, "hostPath": host, "readOnly": true});
+            client_env["HOST_DIR"] = json!(inside);
+        }
         json!({
             "schema": "nix2dream/v1",
             "name": name,
             "env": {"STACK_GREETING": GREETING, "STACK_SHARED": "from the deployment"},
+            "volumes": {"data": {"description": "what the seed prepared"}},
             "services": {
                 "seed": {
                     "package": self.busybox,
-                    "process": {"argv": ["sh", "-c", "echo 'N2D-STACK seed ran'"]},
+                    "process": {"argv": ["sh", "-c", format!("echo 'N2D-STACK seed ran'; echo {SEEDED} > \"$SHARED_DIR/seed.txt\"")]},
+                    "env": {"SHARED_DIR": shared_dir},
+                    "volumes": shared(false),
                     "oneShot": true,
                     "restart": "no",
                 },
@@ -68,7 +95,8 @@ impl Stack {
                     "package": self.busybox,
                     "process": {"argv": ["sh", "-c", CLIENT]},
                     "workingDirectory": format!("{}/client", self.base),
-                    "env": {"BACKEND": url, "STACK_SHARED": "from the service"},
+                    "env": client_env,
+                    "volumes": client_volumes,
                     "dependsOn": {"backend": {"condition": "healthy"}, "seed": {"condition": "completed"}},
                 },
             }
@@ -94,6 +122,14 @@ impl Stack {
         if !said("N2D-STACK shared from the service") {
             problems.push("env: the service's own STACK_SHARED must win over the deployment's".to_owned());
         }
+        if !said(&format!("N2D-STACK data {SEEDED}")) {
+            problems.push("volumes.shared: the seed's file did not reach the client through the shared volume `data`".to_owned());
+        }
+        if let Some((host, inside, text)) = &self.host_dir {
+            if !said(&format!("N2D-STACK host {text}")) {
+                problems.push(format!("volumes.hostPath: {host}/{HOST_FILE} did not reach the client at {inside}"));
+            }
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -103,12 +139,16 @@ impl Stack {
     }
 }
 
-/// The client: fetch the page until the backend answers (a manager without
-/// start-up ordering starts it at once), print what it got, then stay.
+/// The client: fetch the page until the backend answers and wait for the
+/// seed's file (a manager without start-up ordering starts it at once),
+/// print what it got, then stay.
 const CLIENT: &str = r#"until page=$(wget -q -O - "$BACKEND"); do sleep 0.5; done
+until [ -e "$SHARED_DIR/seed.txt" ]; do sleep 0.5; done
 echo "N2D-STACK page $page"
 echo "N2D-STACK greeting $STACK_GREETING"
 echo "N2D-STACK shared $STACK_SHARED"
+echo "N2D-STACK data $(cat "$SHARED_DIR/seed.txt")"
+if [ -n "${HOST_DIR:-}" ]; then echo "N2D-STACK host $(cat "$HOST_DIR/host.txt")"; fi
 echo "N2D-STACK end"
 exec sleep 100000
 "#;

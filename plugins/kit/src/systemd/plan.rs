@@ -7,7 +7,10 @@
 use super::escape::is_plain_path;
 use super::health::{health_gate, HealthGate};
 use super::{instances, managed_directory};
-use crate::{diagnostics, image::config_file_path, shell, Deployment, DependencyCondition, Diagnostic, FileContent, RestartPolicy, Service};
+use crate::{
+    diagnostics, image::config_file_path, shell, Deployment, DependencyCondition, Diagnostic, FileContent, RestartPolicy, Service,
+    VolumeSource,
+};
 
 /// What differs between the managers that run the plan.
 pub struct Platform {
@@ -23,6 +26,32 @@ pub enum BindSource {
     Text { name: String, contents: String },
     /// A path on the machine, usually in the Nix store.
     Path(String),
+}
+
+/// A shared volume or host directory bound where the service expects it.
+pub struct VolumeBind {
+    pub source: String,
+    /// Absolute; fits in `BindPaths=` as it is.
+    pub target: String,
+    pub read_only: bool,
+}
+
+/// Where the deployment's shared volume `name` lives on the machine.
+pub fn shared_volume_dir(d: &Deployment, name: &str) -> String {
+    format!("/var/lib/nix2dream/{}/{name}", d.name)
+}
+
+/// The privileged command that creates shared volume directories (`+`: run
+/// as root, outside the unit's sandbox, so that the binds find them).
+pub fn create_shared_dirs_command(dirs: &[String]) -> Vec<String> {
+    let mut words = vec![
+        "/bin/sh".to_owned(),
+        "-c".to_owned(),
+        "for d in \"$@\"; do mkdir -p -- \"$d\" && chmod 1777 -- \"$d\"; done".to_owned(),
+        "sh".to_owned(),
+    ];
+    words.extend(dirs.iter().cloned());
+    words
 }
 
 /// A config file bound read-only where the service expects it.
@@ -52,6 +81,15 @@ pub struct ServicePlan {
     pub managed_directories: Vec<(&'static str, String)>,
     /// Scratch volumes: private tmpfs mounts.
     pub tmpfs: Vec<String>,
+    /// Shared volumes and host paths, bound where the service expects them
+    /// (`BindPaths=`, or `BindReadOnlyPaths=` when read-only).
+    pub volume_binds: Vec<VolumeBind>,
+    /// The shared volumes' directories, created (mode 1777: every service
+    /// that mounts one writes it, whatever its user) before the service
+    /// starts, by a privileged `ExecStartPre=+`.
+    pub shared_dirs: Vec<String>,
+    /// The service's own volumes mounted read-only (`ReadOnlyPaths=`).
+    pub read_only_paths: Vec<String>,
     pub working_directory: Option<String>,
     pub binds: Vec<Bind>,
     pub pre_start: Option<String>,
@@ -118,12 +156,36 @@ pub fn plan(d: &Deployment, svc: &Service, platform: &Platform) -> Result<Servic
     // Directories: systemd creates those under /var/lib, /var/cache, /var/log.
     let mut managed_directories = Vec::new();
     let mut tmpfs = Vec::new();
+    let mut volume_binds = Vec::new();
+    let mut shared_dirs = Vec::new();
+    let mut read_only_paths = Vec::new();
     let mut created: Vec<&str> = Vec::new();
     for v in &svc.volumes {
         let option = format!("volumes.{}", v.name);
         if !is_plain_path(&v.path) {
             errors.push(diagnostics::error(&svc.name, "volumes", format!("{option}: {:?} {unwritable}", v.path)));
             continue;
+        }
+        let bind_source = match &v.source {
+            VolumeSource::Own => None,
+            VolumeSource::Shared(name) => {
+                let dir = shared_volume_dir(d, name);
+                shared_dirs.push(dir.clone());
+                Some(dir)
+            }
+            VolumeSource::HostPath(host) => Some(host.clone()),
+        };
+        if let Some(source) = bind_source {
+            if !is_plain_path(&source) {
+                errors.push(diagnostics::error(&svc.name, "volumes", format!("{option}: {source:?} {unwritable}")));
+                continue;
+            }
+            volume_binds.push(VolumeBind { source, target: v.path.clone(), read_only: v.read_only });
+            created.push(&v.path);
+            continue;
+        }
+        if v.read_only {
+            read_only_paths.push(v.path.clone());
         }
         if !v.persistent {
             tmpfs.push(v.path.clone());
@@ -218,6 +280,9 @@ pub fn plan(d: &Deployment, svc: &Service, platform: &Platform) -> Result<Servic
         group: svc.group.clone(),
         managed_directories,
         tmpfs,
+        volume_binds,
+        shared_dirs,
+        read_only_paths,
         working_directory,
         binds,
         pre_start: svc.pre_start.clone(),
