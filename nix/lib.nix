@@ -34,6 +34,7 @@ rec {
     "oneShot"
     "stopSignal"
     "stopTimeout"
+    "secrets"
   ];
 
   # Signals a service may ask to be stopped with (`stopSignal`).
@@ -265,6 +266,7 @@ rec {
             // lib.optionalAttrs (h.command != null) { inherit (h) command; }
             // lib.optionalAttrs (h.http != null) { http = { inherit (h.http) port path; }; };
         resources = { inherit (s.resources) cpus memoryMiB; };
+        secrets = builtins.mapAttrs (_: sec: { inherit (sec) path env; }) s.secrets;
         managers = s.managers;
         ignoreUnsupported = lib.unique s.ignoreUnsupported;
         optionsSet =
@@ -298,6 +300,10 @@ rec {
         schema = "nix2dream/v1";
         inherit (cfg) name;
         volumes = builtins.mapAttrs (_: v: { inherit (v) description; }) cfg.volumes;
+        secrets = builtins.mapAttrs (_: sec: {
+          inherit (sec) file environment;
+          kubernetes = if sec.kubernetes == null then null else { inherit (sec.kubernetes) name key; };
+        }) cfg.secrets;
         settings = toPlain "settings" cfg.settings;
         ignoreUnsupported = lib.unique cfg.ignoreUnsupported;
         services = builtins.mapAttrs (normalizeService cfg.env) (flattenServices cfg.services);

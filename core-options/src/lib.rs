@@ -32,6 +32,7 @@ pub const CORE_OPTIONS: &[&str] = &[
     "oneShot",
     "stopSignal",
     "stopTimeout",
+    "secrets",
 ];
 
 pub fn is_core_option(name: &str) -> bool {

@@ -97,6 +97,24 @@ let
     }) services.${s}.volumes
   ) names;
 
+  # A service's `secrets.<name>` names a secret the deployment declares,
+  # which says where the value comes from.
+  declaredSecrets = builtins.attrNames config.secrets;
+  secretAssertions =
+    lib.concatMap (
+      s:
+      map (sname: {
+        assertion = config.secrets ? ${sname};
+        message = "services.${s}.secrets.${lib.strings.escapeNixIdentifier sname}: the deployment has no secret \"${sname}\" (declare where it comes from in `secrets.${lib.strings.escapeNixIdentifier sname}`; secrets: ${
+          if declaredSecrets == [ ] then "none" else lib.concatStringsSep ", " declaredSecrets
+        }).";
+      }) (builtins.attrNames services.${s}.secrets)
+    ) names
+    ++ lib.mapAttrsToList (sname: sec: {
+      assertion = sec.file != null || sec.environment != null || sec.kubernetes != null;
+      message = "secrets.${lib.strings.escapeNixIdentifier sname}: say where the value comes from: `file`, `environment` or `kubernetes` (one or more, for the managers you use).";
+    }) config.secrets;
+
   volumeNameAssertions = map (v: {
     assertion = n2d.isValidName v;
     message = "volumes.${lib.strings.escapeNixIdentifier v}: invalid volume name; use lower-case letters, digits and `-`, starting with a letter or digit.";
@@ -126,6 +144,7 @@ in
     ++ cycleAssertions
     ++ sharedVolumeAssertions
     ++ volumeNameAssertions
+    ++ secretAssertions
     ++ portAssertions;
 
     warnings = lib.concatMap (s: map (n2d.locateMessage s) s.warnings) all;

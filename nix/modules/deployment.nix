@@ -88,6 +88,66 @@ in
       '';
     };
 
+    secrets = mkOption {
+      type = types.attrsOf (
+        types.submodule {
+          options = {
+            file = mkOption {
+              # A string, not a path literal: a path would be copied into
+              # the world-readable Nix store.
+              type = types.nullOr (types.strMatching "/.*");
+              default = null;
+              example = "/run/keys/db-password";
+              description = "A file on the machine that runs the services, read when they start.";
+            };
+            environment = mkOption {
+              type = types.nullOr (types.strMatching "[A-Za-z_][A-Za-z0-9_]*");
+              default = null;
+              example = "DB_PASSWORD";
+              description = ''
+                An environment variable of whoever starts the deployment
+                (`honcho start`, `docker-compose up`, `run-vm`).
+              '';
+            };
+            kubernetes = mkOption {
+              type = types.nullOr (
+                types.submodule {
+                  options.name = mkOption {
+                    type = types.str;
+                    description = "The Secret's name.";
+                  };
+                  options.key = mkOption {
+                    type = types.str;
+                    description = "The key in the Secret.";
+                  };
+                }
+              );
+              default = null;
+              example = {
+                name = "db";
+                key = "password";
+              };
+              description = "A key of an existing Kubernetes Secret.";
+            };
+          };
+        }
+      );
+      default = { };
+      example = literalExpression ''
+        {
+          db-password = { file = "/run/keys/db-password"; kubernetes = { name = "db"; key = "password"; }; };
+        }
+      '';
+      description = ''
+        Secrets by reference: where each value comes from when the services
+        start. The value never enters the Nix store, a rendered file or an
+        image. Give the sources your managers can read (a file or an
+        environment variable for processes, systemd, Compose and the VM; a
+        Kubernetes Secret for Kubernetes): a manager that has none of them
+        refuses to render, naming the secret.
+      '';
+    };
+
     settings = mkOption {
       type = types.attrsOf n2d.jsonValue;
       default = { };

@@ -491,6 +491,42 @@ in
       '';
     };
 
+    secrets = mkOption {
+      type = types.attrsOf (
+        types.submodule (
+          { name, ... }:
+          {
+            options = {
+              path = mkOption {
+                type = types.nullOr (types.strMatching "/.*");
+                default = null;
+                example = "/run/secrets/db-password";
+                description = "Give it as a file at this absolute path, readable by the service only.";
+              };
+              env = mkOption {
+                type = types.nullOr (types.strMatching "[A-Za-z_][A-Za-z0-9_]*");
+                default = null;
+                example = "DB_PASSWORD";
+                description = "Give it as this environment variable.";
+              };
+            };
+          }
+        )
+      );
+      default = { };
+      example = literalExpression ''
+        {
+          db-password.env = "PGPASSWORD";
+          tls-key.path = "/run/secrets/tls.key";
+        }
+      '';
+      description = ''
+        The deployment's secrets (top-level `secrets`, by name) this service
+        gets, each as a file (`path`) or an environment variable (`env`):
+        exactly one of them.
+      '';
+    };
+
     managers = mkOption {
       type = types.attrsOf n2d.jsonValue;
       default = { };
@@ -654,6 +690,10 @@ in
         assertion = v.hostPath == null || lib.hasPrefix "/" v.hostPath;
         message = "${at}.volumes.${lib.strings.escapeNixIdentifier vname}.hostPath: \"${toString v.hostPath}\" is not an absolute path${n2d.definedIn options.volumes}.";
       }) config.volumes
+      ++ lib.mapAttrsToList (sname: sec: {
+        assertion = (sec.path == null) != (sec.env == null);
+        message = "${at}.secrets.${lib.strings.escapeNixIdentifier sname}: set exactly one of `path` and `env`${n2d.definedIn options.secrets}.";
+      }) config.secrets
       ++ lib.mapAttrsToList (cname: c: {
         assertion = (c.text == null) != (c.source == null);
         message =

@@ -196,7 +196,7 @@ fn nixos_module_units_under_a_real_systemd() {
 // its service address after it is healthy and the seed completed, and the
 // deployment-wide env. One deployment, unchanged, under every manager.
 
-use nix2dream_plugin_kit::conformance::stack::Stack;
+use nix2dream_plugin_kit::conformance::stack::{Secrets, Stack, KEY, TOKEN, TOKEN_VARIABLE};
 
 struct RenderedStack {
     _tmp: tempfile::TempDir,
@@ -222,14 +222,55 @@ fn render_stack(plugin: &str, base: Option<&str>, port: u16, bind_inside: Option
     std::fs::write(bind.join("host.txt"), HOST_TEXT).unwrap();
     let bind = bind.to_string_lossy().into_owned();
     let base = base.map(str::to_owned).unwrap_or_else(|| host_dir.to_string_lossy().into_owned());
-    let stack = Stack::new(&busybox, &base, port).with_host_dir(&bind, bind_inside.unwrap_or(&bind), HOST_TEXT);
+    let keys = tmp.path().join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    std::fs::write(keys.join("token"), TOKEN).unwrap();
+    std::fs::write(keys.join("key"), KEY).unwrap();
+    let secrets = Secrets {
+        token_file: keys.join("token").to_string_lossy().into_owned(),
+        key_file: keys.join("key").to_string_lossy().into_owned(),
+    };
+    let stack = Stack::new(&busybox, &base, port).with_host_dir(&bind, bind_inside.unwrap_or(&bind), HOST_TEXT).with_secrets(secrets);
     let name = format!("stack-{plugin}-{}", std::process::id());
     let input = tmp.path().join("deployment.json");
     std::fs::write(&input, serde_json::to_string_pretty(&stack.deployment_json(&name)).unwrap()).unwrap();
     let out = tmp.path().join("out");
     let r = run(nix2dream().args(["render", "--plugin", plugin]).arg(&input).arg("--out").arg(&out));
     assert!(r.ok, "{plugin} refused the stack deployment:\n{}", r.stderr);
+    assert_no_secret_in(&out);
     RenderedStack { _tmp: tmp, stack, name, out, stderr: r.stderr }
+}
+
+/// No rendered file, image archive (its layers are uncompressed tars)
+/// included, holds a secret's value.
+fn assert_no_secret_in(out: &Path) {
+    let mut dirs = vec![out.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().map(Result::unwrap) {
+            let path = entry.path();
+            if entry.file_type().unwrap().is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            let bytes = std::fs::read(&path).unwrap();
+            for secret in [TOKEN, KEY] {
+                let found = bytes.windows(secret.len()).any(|w| w == secret.as_bytes());
+                assert!(!found, "the secret {secret:?} is in the rendered {}", path.display());
+            }
+        }
+    }
+}
+
+/// Writes the stack's secret files inside a machine, at the paths the deployment names.
+fn secrets_into(machine: &nix2dream_e2e::systemd_machine::Machine, stack: &Stack) {
+    let s = stack.secrets.as_ref().unwrap();
+    for (file, value) in [(&s.token_file, TOKEN), (&s.key_file, KEY)] {
+        let dir = Path::new(file).parent().unwrap().display().to_string();
+        machine.ok(&["mkdir", "-p", &dir]);
+        let copy = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(copy.path(), value).unwrap();
+        machine.copy_in(copy.path(), file);
+    }
 }
 
 fn assert_stack_works(plugin: &str, stack: &Stack, output: &str) {
@@ -260,8 +301,15 @@ fn stack_compose_under_docker_compose() {
     let r = render_stack("compose", Some("/srv"), port, Some("/srv/host"));
     let images: Vec<String> = ["seed", "backend", "client"].iter().map(|s| docker_load(&r.out.join(format!("images/{s}.tar")))).collect();
     let project = format!("n2dstack{}", std::process::id());
+    // The token comes from docker-compose's own environment.
     let compose = |args: &[&str]| {
-        run(Command::new("docker-compose").arg("-p").arg(&project).arg("-f").arg(r.out.join("compose.yaml")).args(args))
+        run(Command::new("docker-compose")
+            .arg("-p")
+            .arg(&project)
+            .arg("-f")
+            .arg(r.out.join("compose.yaml"))
+            .args(args)
+            .env(TOKEN_VARIABLE, TOKEN))
     };
     let up = compose(&["up", "-d"]);
     let logs = || compose(&["logs", "--no-color"]).stdout;
@@ -299,6 +347,7 @@ fn stack_systemd_under_a_real_systemd() {
     let (host, _, text) = r.stack.host_dir.clone().unwrap();
     let deployment = machine.install_systemd_output(&r.out, |m| {
         m.ok(&["sh", "-c", &format!("mkdir -p '{host}' && printf %s '{text}' > '{host}/host.txt'")]);
+        secrets_into(m, &r.stack);
     });
     machine.ok(&["systemctl", "start", &format!("{deployment}.target")]);
     let log = wait_for(90, || Some(stack_journal(&machine, &deployment)).filter(|l| l.contains("N2D-STACK end")))
@@ -328,6 +377,7 @@ fn stack_nixos_module_units_under_a_real_systemd() {
     }
     let (host, _, text) = r.stack.host_dir.clone().unwrap();
     machine.ok(&["sh", "-c", &format!("mkdir -p '{host}' && printf %s '{text}' > '{host}/host.txt'")]);
+    secrets_into(&machine, &r.stack);
     machine.ok(&["systemctl", "daemon-reload"]);
     machine.ok(&["systemctl", "start", &format!("{}.target", r.name)]);
     let log = wait_for(90, || Some(stack_journal(&machine, &r.name)).filter(|l| l.contains("N2D-STACK end")))
@@ -363,6 +413,14 @@ print(json.dumps({f"{d['kind']}/{d['metadata']['name']}": d for d in docs}))
     assert_eq!(host["hostPath"]["path"], r.stack.host_dir.as_ref().unwrap().0.as_str());
     let mounts = client_pod["containers"][0]["volumeMounts"].as_array().unwrap();
     assert!(mounts.iter().all(|m| m["readOnly"] == true), "the client mounts both read-only: {mounts:?}");
+    // Secrets: keys of the cluster's Secret `stack`, by reference.
+    let client_env = client_pod["containers"][0]["env"].as_array().unwrap();
+    let token = client_env.iter().find(|e| e["name"] == "STACK_TOKEN").unwrap();
+    assert_eq!(token["valueFrom"]["secretKeyRef"], serde_json::json!({"name": "stack", "key": "token"}));
+    let backend_pod = &objects["Deployment/backend"]["spec"]["template"]["spec"];
+    let key_volume = backend_pod["volumes"].as_array().unwrap().iter().find(|v| v.get("secret").is_some()).unwrap();
+    assert_eq!(key_volume["secret"]["secretName"], "stack");
+    assert_eq!(key_volume["secret"]["items"][0]["key"], "key");
     assert!(objects.get("Deployment/seed").is_none());
     assert_eq!(objects["Service/backend"]["spec"].get("type"), None, "ClusterIP (the default): cluster-internal");
     let backend_pod = &objects["Deployment/backend"]["spec"]["template"]["spec"];

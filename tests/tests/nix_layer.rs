@@ -133,6 +133,7 @@ fn defaults_fill_every_field() {
             "settings": {},
             "ignoreUnsupported": [],
             "volumes": {},
+            "secrets": {},
             "services": { "a": {
                 "description": null,
                 "package": null,
@@ -154,6 +155,7 @@ fn defaults_fill_every_field() {
                 "oneShot": false,
                 "stopSignal": null,
                 "stopTimeout": null,
+                "secrets": {},
                 "managers": {},
                 "ignoreUnsupported": [],
                 "optionsSet": ["process.argv"],
@@ -175,6 +177,7 @@ fn every_option_is_evaluated_and_listed_as_set() {
   settings.compose = { network = "n"; flags = [ 1 true null 0.5 ]; };
   ignoreUnsupported = [ "resources" ];
   volumes.uploads.description = "shared";
+  secrets.db-password = { file = "/run/keys/db"; kubernetes = { name = "db"; key = "password"; }; };
   services.db = {
     process.argv = [ "db" ];
     healthcheck.command = [ "true" ];
@@ -209,6 +212,7 @@ fn every_option_is_evaluated_and_listed_as_set() {
     oneShot = true;
     stopSignal = "SIGINT";
     stopTimeout = 30;
+    secrets.db-password.env = "DB_PASSWORD";
     managers.compose = { labels.x = "y"; n = 1; };
     managers.systemd.serviceConfig.Nice = 5;
     ignoreUnsupported = [ "healthcheck" "replicas" ];
@@ -229,6 +233,11 @@ fn every_option_is_evaluated_and_listed_as_set() {
     );
     assert_eq!(v["ignoreUnsupported"], json!(["resources"]));
     assert_eq!(v["volumes"], json!({ "uploads": { "description": "shared" } }));
+    assert_eq!(
+        v["secrets"],
+        json!({ "db-password": { "file": "/run/keys/db", "environment": null, "kubernetes": { "name": "db", "key": "password" } } })
+    );
+    assert_eq!(v["services"]["a"]["secrets"], json!({ "db-password": { "path": null, "env": "DB_PASSWORD" } }));
     let a = &v["services"]["a"];
     assert_eq!(a["description"], "The A service");
     let pkg = a["package"].as_str().unwrap();
@@ -674,10 +683,10 @@ fn options_doc_lists_every_core_option() {
         .iter()
         .chain(&["managers", "ignoreUnsupported"])
     {
-        // Options of each port are declared under `ports.<name>`.
-        let n = match core.strip_prefix("ports.") {
-            Some(sub) => format!("services.<name>.ports.<name>.{sub}"),
-            None => format!("services.<name>.{core}"),
+        // Options of each port and volume are declared under `ports.<name>`, `volumes.<name>`.
+        let n = match core.split_once('.') {
+            Some((outer @ ("ports" | "volumes"), sub)) => format!("services.<name>.{outer}.<name>.{sub}"),
+            _ => format!("services.<name>.{core}"),
         };
         assert!(names.contains(&n.as_str()), "{n} missing: {names:?}");
     }
@@ -879,4 +888,27 @@ fn a_shared_volume_must_be_declared() {
 "#,
     );
     assert!(err.contains("services.a.volumes.u.shared: the deployment has no volume \"upload\"") && err.contains("volumes: uploads"), "{err}");
+}
+
+/// A secret's file is a string, never a path literal (which Nix would copy
+/// into the world-readable store); a service's secret must be declared.
+#[test]
+fn secrets_stay_out_of_the_store_and_must_be_declared() {
+    let Some(nixpkgs) = nix2dream_e2e::nixpkgs_or_skip("nix_layer::secrets_stay_out_of_the_store_and_must_be_declared") else {
+        return;
+    };
+    let literal = eval_err(
+        &nixpkgs,
+        "secret-literal",
+        r#"{ ... }: { name = "t"; secrets.k.file = ./key; services.a.process.argv = [ "a" ]; }
+"#,
+    );
+    assert!(literal.contains("secrets.k.file"), "{literal}");
+    let undeclared = eval_err(
+        &nixpkgs,
+        "secret-undeclared",
+        r#"{ ... }: { name = "t"; secrets.token.file = "/run/keys/t"; services.a = { process.argv = [ "a" ]; secrets.tokn.env = "T"; }; }
+"#,
+    );
+    assert!(undeclared.contains("services.a.secrets.tokn: the deployment has no secret \"tokn\"") && undeclared.contains("secrets: token"), "{undeclared}");
 }

@@ -23,6 +23,37 @@ pub struct Deployment {
     /// Volumes several services mount (`services.<name>.volumes.<v>.shared`).
     #[serde(default)]
     pub volumes: BTreeMap<String, SharedVolume>,
+    /// Where each secret's value comes from (never the value itself).
+    #[serde(default)]
+    pub secrets: BTreeMap<String, Secret>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Secret {
+    #[serde(default)]
+    pub file: Option<String>,
+    #[serde(default)]
+    pub environment: Option<String>,
+    #[serde(default)]
+    pub kubernetes: Option<KubernetesSecretKey>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesSecretKey {
+    pub name: String,
+    pub key: String,
+}
+
+/// How a service gets a secret: exactly one of `path` and `env`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretUse {
+    #[serde(default)]
+    pub path: Option<String>,
+    #[serde(default)]
+    pub env: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -74,6 +105,8 @@ pub struct Service {
     pub stop_signal: Option<String>,
     #[serde(default)]
     pub stop_timeout: Option<u32>,
+    #[serde(default)]
+    pub secrets: BTreeMap<String, SecretUse>,
     #[serde(default)]
     pub managers: BTreeMap<String, serde_json::Value>,
     #[serde(default)]

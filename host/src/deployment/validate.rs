@@ -38,6 +38,11 @@ fn some_names(d: &Deployment) -> String {
     names.join(", ")
 }
 
+fn is_env_name(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_') && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
 fn is_name(s: &str) -> bool {
     let mut bytes = s.bytes();
     matches!(bytes.next(), Some(b) if b.is_ascii_lowercase() || b.is_ascii_digit())
@@ -52,6 +57,17 @@ pub fn check(d: &Deployment) -> Result<()> {
     }
     if d.services.is_empty() {
         errors.push("services: at least one service is needed".to_owned());
+    }
+    for (name, secret) in &d.secrets {
+        if secret.file.is_none() && secret.environment.is_none() && secret.kubernetes.is_none() {
+            errors.push(format!("secrets.{name}: say where the value comes from: `file`, `environment` or `kubernetes`"));
+        }
+        if let Some(problem) = secret.file.as_deref().and_then(absolute_path_problem) {
+            errors.push(format!("secrets.{name}.file: {:?} {problem}", secret.file.as_deref().unwrap_or("")));
+        }
+        if secret.environment.as_deref().is_some_and(|e| !is_env_name(e)) {
+            errors.push(format!("secrets.{name}.environment: {:?} is not a variable name", secret.environment.as_deref().unwrap_or("")));
+        }
     }
     for volume in d.volumes.keys() {
         if !is_name(volume) {
@@ -160,6 +176,19 @@ pub fn check(d: &Deployment) -> Result<()> {
         if let Some(signal) = &s.stop_signal {
             if !STOP_SIGNALS.contains(&signal.as_str()) {
                 errors.push(format!("{}: {signal:?} is not one of {}", at("stopSignal"), STOP_SIGNALS.join(", ")));
+            }
+        }
+        for (secret, using) in &s.secrets {
+            let field = at(&format!("secrets.{secret}"));
+            if !d.secrets.contains_key(secret) {
+                errors.push(format!("{field}: the deployment has no secret {secret:?} (declare where it comes from in the top-level `secrets`)"));
+            }
+            match (&using.path, &using.env) {
+                (Some(path), None) if !path.starts_with('/') => errors.push(format!("{field}.path: {path:?} must be an absolute path")),
+                (None, Some(env)) if !is_env_name(env) => errors.push(format!("{field}.env: {env:?} is not a variable name ([A-Za-z_][A-Za-z0-9_]*)")),
+                (None, Some(env)) if s.env.contains_key(env) => errors.push(format!("{field}.env: {env} is also in the service's env")),
+                (Some(_), None) | (None, Some(_)) => {}
+                _ => errors.push(format!("{field}: set exactly one of `path` and `env`")),
             }
         }
         if s.stop_timeout == Some(0) {

@@ -193,8 +193,9 @@ fn spec() -> ImageSpec {
             user: Some("1000:1000".into()),
             working_dir: Some("/srv".into()),
             labels: BTreeMap::from([("org.example.service".into(), "web".into())]),
-            volumes: vec!["/var/lib/web".into()],
+            volumes: vec!["/var/lib/web".into(), "/var/lib/shared".into()],
             stop_signal: Some("SIGINT".into()),
+            shared_dirs: vec!["/var/lib/shared".into()],
         },
         store_paths: vec![],
         files: vec![
@@ -376,7 +377,7 @@ fn config_json_has_the_runtime_config_and_history() {
             "Env": ["PATH=/bin", "GREETING=a=b c"],
             "Entrypoint": ["/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-hello-1.0/bin/hello"],
             "Cmd": ["--port", "8080"],
-            "Volumes": {"/var/lib/web": {}},
+            "Volumes": {"/var/lib/shared": {}, "/var/lib/web": {}},
             "WorkingDir": "/srv",
             "Labels": {"org.example.service": "web"},
             "StopSignal": "SIGINT",
@@ -504,7 +505,8 @@ fn files_layer_has_files_parent_dirs_tmp_and_the_users_directories() {
         .iter()
         .map(|e| (e.path.trim_end_matches('/'), e.kind, e.mode, e.owner))
         .collect();
-    // The working directory (/srv) and the volume belong to the user (1000:1000).
+    // The working directory (/srv) and the volume belong to the user
+    // (1000:1000); a shared volume is everyone's, like /tmp.
     let (root, user) = ((0, 0), (1000, 1000));
     assert_eq!(
         got,
@@ -520,6 +522,7 @@ fn files_layer_has_files_parent_dirs_tmp_and_the_users_directories() {
             ("usr/bin/run", 'f', 0o755, root),
             ("var", 'd', 0o755, root),
             ("var/lib", 'd', 0o755, root),
+            ("var/lib/shared", 'd', 0o1777, root),
             ("var/lib/web", 'd', 0o755, user),
         ]
     );

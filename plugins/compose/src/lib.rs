@@ -15,7 +15,7 @@ pub struct Compose;
 
 /// What compose.yaml adds to what the images carry.
 const ORCHESTRATION_OPTIONS: &[&str] =
-    &["dependsOn", "healthcheck", "restart", "resources", "replicas", "oneShot", "stopTimeout", "ports.internal", "ports.hostPort", "volumes.hostPath", "volumes.readOnly"];
+    &["dependsOn", "healthcheck", "restart", "resources", "replicas", "oneShot", "stopTimeout", "ports.internal", "ports.hostPort", "volumes.hostPath", "volumes.readOnly", "secrets"];
 
 const USAGE: &str = "\
 for i in OUT/images/*.tar; do docker load -i \"$i\"; done; docker-compose -f OUT/compose.yaml up -d
@@ -78,6 +78,19 @@ impl Manager for Compose {
         }
         let mut top = Mapping::new();
         top.insert("services".into(), Value::Mapping(services));
+        // The secret files the services mount, where they lie on the machine.
+        let mut secrets = Mapping::new();
+        for secret in &deployment.secrets {
+            let mounted = deployment.services.iter().flat_map(|s| &s.secrets).any(|u| u.secret == secret.name && u.path.is_some());
+            if let (true, Some(file)) = (mounted, &secret.file) {
+                let mut source = Mapping::new();
+                source.insert("file".into(), yaml::string(file));
+                secrets.insert(Value::String(secret.name.clone()), Value::Mapping(source));
+            }
+        }
+        if !secrets.is_empty() {
+            top.insert("secrets".into(), Value::Mapping(secrets));
+        }
         if !volumes.is_empty() {
             top.insert("volumes".into(), Value::Mapping(volumes));
         }

@@ -92,12 +92,43 @@ pub fn compose_service(
         m.insert("entrypoint".into(), strings(&request.config.entrypoint));
     }
     m.insert("command".into(), strings(&svc.argv));
-    if !request.config.env.is_empty() {
-        let mut env = Mapping::new();
-        for var in &request.config.env {
-            env.insert(Value::String(var.name.clone()), string(&var.value));
+    let mut env = Mapping::new();
+    for var in &request.config.env {
+        env.insert(Value::String(var.name.clone()), string(&var.value));
+    }
+    // Secrets: a file is mounted by compose (top-level `secrets`); a variable
+    // comes from docker-compose's own environment, interpolated when it
+    // runs. Neither value is in compose.yaml or an image.
+    let mut secret_mounts = Vec::new();
+    for using in &svc.secrets {
+        let Some(secret) = d.secrets.iter().find(|s| s.name == using.secret) else { continue };
+        match (&using.path, &using.env, &secret.file, &secret.environment) {
+            (Some(path), _, Some(_), _) => {
+                let mut mount = Mapping::new();
+                mount.insert("source".into(), string(&secret.name));
+                mount.insert("target".into(), string(path));
+                secret_mounts.push(Value::Mapping(mount));
+            }
+            (_, Some(var), _, Some(from)) => {
+                env.insert(Value::String(var.clone()), Value::String(format!("${{{from}:?the secret {} comes from {from}: set it}}", secret.name.replace(['}', '$'], ""))));
+            }
+            (Some(_), _, None, _) => {
+                return Err(vec![diagnostics::error(&svc.name, "secrets", format!("secrets.{:?}: compose mounts a secret file: give secrets.{0:?}.file", secret.name))])
+            }
+            _ => {
+                return Err(vec![diagnostics::error(
+                    &svc.name,
+                    "secrets",
+                    format!("secrets.{:?}: compose gives a variable from docker-compose's environment: give secrets.{0:?}.environment (or take it as a file with `path`)", secret.name),
+                )])
+            }
         }
+    }
+    if !env.is_empty() {
         m.insert("environment".into(), Value::Mapping(env));
+    }
+    if !secret_mounts.is_empty() {
+        m.insert("secrets".into(), Value::Sequence(secret_mounts));
     }
     if let Some(dir) = &svc.working_directory {
         m.insert("working_dir".into(), string(dir));

@@ -17,7 +17,7 @@ pub struct K8s;
 /// Service, reachable inside the cluster only (an Ingress in
 /// `settings.k8s.extraObjects` publishes one).
 const CLUSTER_OPTIONS: &[&str] =
-    &["healthcheck", "resources", "replicas", "oneShot", "stopTimeout", "ports.internal", "volumes.hostPath", "volumes.readOnly"];
+    &["healthcheck", "resources", "replicas", "oneShot", "stopTimeout", "ports.internal", "volumes.hostPath", "volumes.readOnly", "secrets"];
 
 const USAGE: &str = "\
 Load each image into the cluster's container runtime (kind load image-archive OUT/images/<service>.tar; \

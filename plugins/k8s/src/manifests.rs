@@ -161,6 +161,32 @@ pub fn objects(d: &Deployment, svc: &Service, request: &ImageRequest, settings: 
             volumes.push(json!({"name": v.name, "emptyDir": {}}));
         }
     }
+    // Secrets: keys of existing Kubernetes Secrets, as a variable or as a
+    // file (the key mounted alone at the path).
+    let mut secret_env = Vec::new();
+    for (i, using) in svc.secrets.iter().enumerate() {
+        let Some(secret) = d.secrets.iter().find(|s| s.name == using.secret) else { continue };
+        let Some(k) = &secret.kubernetes else {
+            errors.push(diagnostics::error(
+                &svc.name,
+                "secrets",
+                format!("secrets.{:?}: Kubernetes reads a secret from a Secret of the cluster: give secrets.{0:?}.kubernetes = {{ name; key; }}", secret.name),
+            ));
+            continue;
+        };
+        match (&using.env, &using.path) {
+            (Some(var), _) => secret_env.push(json!({"name": var, "valueFrom": {"secretKeyRef": {"name": k.name, "key": k.key}}})),
+            (None, Some(path)) => {
+                let volume = format!("secret-{i}");
+                volumes.push(json!({"name": volume, "secret": {"secretName": k.name, "items": [{"key": k.key, "path": "value"}], "defaultMode": 0o400}}));
+                mounts.push(json!({"name": volume, "mountPath": path, "subPath": "value", "readOnly": true}));
+            }
+            (None, None) => {}
+        }
+    }
+    if !secret_env.is_empty() {
+        container["env"] = json!(secret_env);
+    }
     if !mounts.is_empty() {
         container["volumeMounts"] = json!(mounts);
     }

@@ -36,7 +36,7 @@ pub mod types {
 pub use types::{
     Addressing, Artifact, BinDirectory, ConfigFile, Dependency, DependencyCondition, Deployment, Diagnostic, EnvVar, HttpProbe,
     FileContent, Healthcheck, PluginInfo, Port, Probe, Protocol, Rendered, Resources,
-    RestartPolicy, Service, Severity, Volume, VolumeSource,
+    RestartPolicy, Secret, SecretUse, Service, Severity, Volume, VolumeSource,
 };
 
 pub use nix2dream_core_options::{is_core_option, CORE_OPTIONS};

@@ -4,8 +4,9 @@
 
 use crate::{
     ConfigFile, Dependency, DependencyCondition, Deployment, EnvVar, FileContent, Healthcheck, Port, Probe, Protocol, Resources,
-    RestartPolicy, Service, Volume, VolumeSource,
+    RestartPolicy, Secret, SecretUse, Service, Volume, VolumeSource,
 };
+use crate::types::KubernetesSecretKey;
 
 /// A service with only argv set; the rest is the deployment format's defaults.
 pub fn service(name: &str, argv: &[&str]) -> Service {
@@ -31,6 +32,7 @@ pub fn service(name: &str, argv: &[&str]) -> Service {
         one_shot: false,
         stop_signal: None,
         stop_timeout_seconds: None,
+        secrets: Vec::new(),
         options_set: vec!["process.argv".to_owned()],
         settings_json: String::new(),
         closure_roots: Vec::new(),
@@ -93,9 +95,25 @@ impl ServiceExt for Service {
     }
 }
 
-/// A deployment named "demo" with these services and no settings.
+/// A deployment named "demo" with these services and no settings; each
+/// secret a service uses is declared with every source (a file
+/// `/run/keys/<name>`, the variable `SECRET_<n>`, the Kubernetes Secret
+/// `<name>`'s key `value`).
 pub fn deployment(services: Vec<Service>) -> Deployment {
-    Deployment { name: "demo".to_owned(), services, settings_json: String::new(), bin_directories: Vec::new() }
+    let mut names: Vec<String> = services.iter().flat_map(|s| s.secrets.iter().map(|u| u.secret.clone())).collect();
+    names.sort();
+    names.dedup();
+    let secrets = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| Secret {
+            name: name.clone(),
+            file: Some(format!("/run/keys/{name}")),
+            environment: Some(format!("SECRET_{i}")),
+            kubernetes: Some(KubernetesSecretKey { name: name.clone(), key: "value".into() }),
+        })
+        .collect();
+    Deployment { name: "demo".to_owned(), services, settings_json: String::new(), bin_directories: Vec::new(), secrets }
 }
 
 /// What [`with_option`] adds `option` to: the service `web` (argv `app`),
@@ -142,13 +160,15 @@ pub fn with_option(option: &str) -> Service {
         "resources" => base.with(|s| s.resources = Resources { cpus: Some("0.5".into()), memory_mib: Some(256) }),
         "replicas" => base.with(|s| s.replicas = 3),
         "volumes.shared" => base.with(|s| s.volumes[0].source = VolumeSource::Shared("uploads".into())),
-        "volumes.hostPath" => base.with(|s| s.volumes[0].source = VolumeSource::HostPath("/srv/media".into())),
+        // At its own path: what every manager can bind (a Procfile only that).
+        "volumes.hostPath" => base.with(|s| s.volumes[0].source = VolumeSource::HostPath("/var/lib/web".into())),
         "volumes.readOnly" => base.with(|s| s.volumes[0].read_only = true),
         "ports.internal" => base.with(|s| s.ports[0].internal = true),
         "ports.hostPort" => base.with(|s| s.ports[0].host_port = Some(18080)),
         "oneShot" => base.with(|s| s.one_shot = true),
         "stopSignal" => base.with(|s| s.stop_signal = Some("SIGINT".into())),
         "stopTimeout" => base.with(|s| s.stop_timeout_seconds = Some(30)),
+        "secrets" => base.with(|s| s.secrets.push(SecretUse { secret: "db-password".into(), path: None, env: Some("DB_PASSWORD".into()) })),
         other => panic!("unknown core option {other}"),
     }
 }

@@ -39,6 +39,7 @@ const SUPPORTED: &[&str] = &[
     "oneShot",
     "stopSignal",
     "stopTimeout",
+    "secrets",
 ];
 
 const USAGE: &str = "\

@@ -7,6 +7,7 @@ use crate::settings::DeploymentSettings;
 use nix2dream_plugin_kit::systemd::directives::{extra_directives, Directive};
 use nix2dream_plugin_kit::systemd::escape::text;
 use nix2dream_plugin_kit::systemd::plan::{create_shared_dirs_command, plan, BindSource, Platform, ServicePlan};
+use nix2dream_plugin_kit::systemd::{shared_volume_dirs, volumes_unit_name};
 use nix2dream_plugin_kit::systemd::{instances, unit_name};
 use nix2dream_plugin_kit::{diagnostics, Deployment, Diagnostic, Protocol, Service};
 use std::collections::BTreeMap;
@@ -172,17 +173,19 @@ fn service_definition(d: &Deployment, svc: &Service, plan: &ServicePlan, extra: 
     for path in &plan.tmpfs {
         service.push("TemporaryFileSystem", string(&format!("{path}:mode=1777")));
     }
-    if !plan.shared_dirs.is_empty() {
-        // Before preStart (NixOS's ExecStartPre too): the binds need the directories.
-        let words: Vec<String> = create_shared_dirs_command(&plan.shared_dirs).iter().map(|w| string(w)).collect();
-        service.one("ExecStartPre", format!("lib.mkBefore [ (\"+\" + utils.escapeSystemdExecArgs {}) ]", list(&words)));
-    }
     for bind in &plan.volume_binds {
         let directive = if bind.read_only { "BindReadOnlyPaths" } else { "BindPaths" };
         service.push(directive, string(&format!("{}:{}", bind.source, bind.target)));
     }
     for path in &plan.read_only_paths {
         service.push("ReadOnlyPaths", string(path));
+    }
+    // The file stays where it is, outside the store: systemd reads it at start.
+    for (name, file) in &plan.credentials {
+        service.push("LoadCredential", string(&format!("{name}:{file}")));
+    }
+    for (name, path) in &plan.credential_binds {
+        service.push("BindReadOnlyPaths", string(&format!("%d/{name}:{path}")));
     }
     for (directive, rel) in &plan.managed_directories {
         service.push(directive, string(rel));
@@ -291,6 +294,18 @@ pub fn render(d: &Deployment, settings: &DeploymentSettings) -> Result<Module, V
         list(&wants)
     );
     out += &services;
+    if let Some(dirs) = shared_volume_dirs(d) {
+        // Creates the shared volume directories before the services that
+        // mount them start (they require this unit).
+        let words: Vec<String> = create_shared_dirs_command(&dirs).iter().map(|w| string(w)).collect();
+        let unit = volumes_unit_name(d);
+        out += &format!(
+            "  systemd.services.{} = {{\n    description = {};\n    serviceConfig = {{\n      Type = \"oneshot\";\n      RemainAfterExit = true;\n      ExecStart = utils.escapeSystemdExecArgs {};\n    }};\n  }};\n\n",
+            attr(unit.trim_end_matches(".service")),
+            string(&text(&format!("shared volumes of nix2dream deployment {}", d.name))),
+            list(&words)
+        );
+    }
     accounts.write(&mut out);
     if settings.open_firewall {
         for (protocol_name, protocol_value) in [("TCP", Protocol::Tcp), ("UDP", Protocol::Udp)] {

@@ -16,7 +16,7 @@
 use nix2dream_plugin_kit::diagnostics::error;
 use nix2dream_plugin_kit::shell::{is_env_name, quote, quote_words};
 use crate::settings::ServiceSettings;
-use nix2dream_plugin_kit::{Diagnostic, FileContent, Service, VolumeSource};
+use nix2dream_plugin_kit::{Diagnostic, FileContent, Secret, Service, VolumeSource};
 
 /// Shellcheck codes about literal data inside single quotes (`$` or a
 /// backtick in a value, a backslash before a closing quote, typographic
@@ -40,7 +40,7 @@ fn inside_own_directories(service: &Service, path: &str) -> bool {
 }
 
 /// The launcher script of `service`, or the errors that prevent writing one.
-pub fn render(deployment: &str, service: &Service, settings: &ServiceSettings) -> Result<String, Vec<Diagnostic>> {
+pub fn render(deployment: &str, service: &Service, secrets: &[Secret], settings: &ServiceSettings) -> Result<String, Vec<Diagnostic>> {
     let name = service.name.as_str();
     let mut errors = Vec::new();
     let mut err = |option: &str, message: String| errors.push(error(name, option, message));
@@ -123,6 +123,44 @@ pub fn render(deployment: &str, service: &Service, settings: &ServiceSettings) -
                 err("configData", format!("configData {:?}: source {src:?} is not a path", file.name))
             }
             _ => {}
+        }
+    }
+    // Secrets: where each value comes from when the launcher runs.
+    let mut secret_lines = Vec::new();
+    for using in &service.secrets {
+        let Some(secret) = secrets.iter().find(|s| s.name == using.secret) else { continue };
+        let value = match (&secret.file, &secret.environment) {
+            (Some(file), _) => format!("\"$(cat -- {})\"", quote(file)),
+            (None, Some(var)) => format!("\"${{{var}:?the secret {} comes from {var}: set it}}\"", comment_text(&secret.name).replace(['"', '}', '$', '`', '\\'], "")),
+            (None, None) => {
+                err("secrets", format!("secrets.{:?}: a Procfile reads a secret from a file or from honcho's environment: give secrets.{0:?}.file or .environment", secret.name));
+                continue;
+            }
+        };
+        match (&using.env, &using.path) {
+            (Some(var), _) if is_env_name(var) => secret_lines.push(format!("{var}={value}\nexport {var}")),
+            (Some(var), _) => err("secrets", format!("{var:?} is not a valid environment variable name")),
+            (None, Some(path)) if secret.file.as_deref() == Some(path.as_str()) => {}
+            (None, Some(path)) if path.starts_with('/') && (settings.allow_host_config_paths || inside_own_directories(service, path)) => {
+                if let Some((parent, _)) = path.rsplit_once('/').filter(|(p, _)| !p.is_empty()) {
+                    secret_lines.push(format!("mkdir -p -- {}", quote(parent)));
+                }
+                let write = match &secret.file {
+                    Some(_) => format!("cat -- {} > {}", quote(secret.file.as_deref().unwrap_or_default()), quote(path)),
+                    None => format!("printf '%s' {value} > {}", quote(path)),
+                };
+                secret_lines.push(format!("(umask 077 && rm -f -- {0} && {write})", quote(path)));
+            }
+            (None, Some(path)) => err(
+                "secrets",
+                format!(
+                    "secrets.{:?}: {path} is outside the working directory and volumes; the launcher would write it on this \
+                     machine at every start. Give a path inside them, the secret's own file as the path, or set \
+                     managers.procfile.allowHostConfigPaths = true",
+                    using.secret
+                ),
+            ),
+            (None, None) => {}
         }
     }
     if service.pre_start.as_deref().is_some_and(|s| s.contains('\0')) {
@@ -209,6 +247,13 @@ pub fn render(deployment: &str, service: &Service, settings: &ServiceSettings) -
     }
     for var in &service.env {
         line(&format!("export {}={}", var.name, quote(&var.value)));
+    }
+    if !secret_lines.is_empty() {
+        line("");
+        line("# secrets (read now: their values are not in this file)");
+        for text in &secret_lines {
+            line(text);
+        }
     }
     if !bin_dirs.is_empty() {
         let dirs: Vec<String> =

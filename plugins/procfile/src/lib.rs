@@ -30,6 +30,7 @@ pub const SUPPORTED_OPTIONS: &[&str] = &[
     "volumes.hostPath",
     "ports",
     "oneShot",
+    "secrets",
 ];
 
 const USAGE: &str = "\
@@ -41,7 +42,9 @@ the working directory, writes the configData files, exports PORT_<NAME>=<port> f
 declared port (and PORT when there is exactly one, replacing the port honcho/foreman would pick), \
 then env, puts the package's bin/ and then each path entry's bin/ first on PATH, runs preStart with /bin/sh -e and execs \
 process.argv (a oneShot service's launcher runs it, then sleeps until the stack stops, since honcho \
-stops every process once one exits). Services reach each other on 127.0.0.1. Relative configData paths are relative to the working directory, or to OUT when \
+stops every process once one exits). Services reach each other on 127.0.0.1. Secrets are read when the \
+launcher starts, from secrets.<name>.file or the variable secrets.<name>.environment of honcho's environment, \
+into the service's env or a file it only may read (umask 077); their values are never written in OUT. Relative configData paths are relative to the working directory, or to OUT when \
 workingDirectory is unset. Settings: settings.procfile.binDir (launcher directory); \
 managers.procfile.enable = false leaves a service out.";
 
@@ -130,7 +133,7 @@ impl Manager for Procfile {
                     continue;
                 }
             };
-            match launcher::render(&deployment.name, service, &service_settings) {
+            match launcher::render(&deployment.name, service, &deployment.secrets, &service_settings) {
                 Ok(script) => {
                     artifacts.push(file(format!("{bin_dir}/{name}"), script, true));
                     names.push(name);

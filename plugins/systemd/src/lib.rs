@@ -36,6 +36,7 @@ const SUPPORTED: &[&str] = &[
     "oneShot",
     "stopSignal",
     "stopTimeout",
+    "secrets",
 ];
 
 const USAGE: &str = "\
@@ -89,6 +90,9 @@ impl Manager for Systemd {
             wants.join(" ")
         );
         artifacts.push(file(format!("{}.target", d.name), target, false));
+        if let Some(dirs) = nix2dream_plugin_kit::systemd::shared_volume_dirs(&d) {
+            artifacts.push(file(nix2dream_plugin_kit::systemd::volumes_unit_name(&d), unit::volumes_unit(&d, &dirs), false));
+        }
         Ok(Rendered { artifacts, diagnostics })
     }
 }

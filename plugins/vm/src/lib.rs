@@ -18,8 +18,10 @@ use nix2dream_plugin_kit::{file, Addressing, Artifact, Deployment, Diagnostic, F
 
 pub struct Vm;
 
-/// Every core option: a VM runs the processes itself.
-const SUPPORTED: &[&str] = nix2dream_plugin_kit::CORE_OPTIONS;
+/// Every core option but these (a VM runs the processes itself). Not yet:
+/// secrets (the VM would need them shared in at boot, outside
+/// the initramfs, which is a file anyone with the output can read).
+const UNSUPPORTED: &[&str] = &["secrets"];
 
 const USAGE: &str = "\
 OUT/run-vm boots the VM (QEMU: apt-get install qemu-system-x86); Ctrl-C or SIGTERM stops the services (dependents first, \
@@ -48,7 +50,11 @@ impl Manager for Vm {
             name: "vm".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             description: "A QEMU virtual machine holding the deployment's Nix closure; its services supervised by nix2dream-vm-init.".into(),
-            supported_options: nix2dream_plugin_kit::supported_options(&[SUPPORTED]),
+            supported_options: nix2dream_plugin_kit::CORE_OPTIONS
+                .iter()
+                .filter(|o| !UNSUPPORTED.contains(o))
+                .map(|o| (*o).to_owned())
+                .collect(),
             settings_schema: settings::SCHEMA.into(),
             usage: USAGE.into(),
             addressing: Addressing::Loopback,

@@ -108,6 +108,11 @@ pub fn services_for(dep: &d::Deployment, plugin_name: &str) -> Vec<api::Service>
                 one_shot: s.one_shot,
                 stop_signal: s.stop_signal.clone(),
                 stop_timeout_seconds: s.stop_timeout,
+                secrets: s
+                    .secrets
+                    .iter()
+                    .map(|(name, using)| api::SecretUse { secret: name.clone(), path: using.path.clone(), env: using.env.clone() })
+                    .collect(),
                 options_set: s.options_set().to_vec(),
                 settings_json: settings(&s.managers),
                 closure_roots: s.closure_roots.clone(),
@@ -122,6 +127,16 @@ pub fn deployment_for(dep: &d::Deployment, plugin_name: &str, bins: &BinDirector
         name: dep.name.clone(),
         settings_json: super::convert::settings_json(&dep.settings, plugin_name),
         services: services_for(dep, plugin_name),
+        secrets: dep
+            .secrets
+            .iter()
+            .map(|(name, s)| api::Secret {
+                name: name.clone(),
+                file: s.file.clone(),
+                environment: s.environment.clone(),
+                kubernetes: s.kubernetes.as_ref().map(|k| api::KubernetesSecretKey { name: k.name.clone(), key: k.key.clone() }),
+            })
+            .collect(),
         bin_directories: bins
             .iter()
             .map(|(package, programs)| api::BinDirectory { package: package.clone(), programs: programs.clone() })

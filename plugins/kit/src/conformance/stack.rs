@@ -25,6 +25,21 @@ pub const PAGE: &str = "N2D-BACKEND-PAGE";
 pub const SEEDED: &str = "seeded-by-the-one-shot";
 /// The file the client reads from the bound host directory.
 pub const HOST_FILE: &str = "host.txt";
+/// The secrets' values: what must arrive, and appear in no rendered file
+/// and no image layer.
+pub const TOKEN: &str = "tok3n $HOME 'q' \"dq\" %n";
+pub const KEY: &str = "k3y-in-a-file $PATH";
+/// The variable docker-compose (or honcho) takes the token from.
+pub const TOKEN_VARIABLE: &str = "N2D_STACK_TOKEN";
+
+/// Where the stack's secrets come from on the machine that runs it.
+#[derive(Clone)]
+pub struct Secrets {
+    /// Holds [`TOKEN`].
+    pub token_file: String,
+    /// Holds [`KEY`].
+    pub key_file: String,
+}
 const GREETING: &str = "hello from the deployment";
 
 /// The stack, for a busybox package and a base directory under which each
@@ -37,11 +52,21 @@ pub struct Stack {
     /// A host directory bound into the client, (host path, path inside),
     /// and the text of its `host.txt`.
     pub host_dir: Option<(String, String, String)>,
+    /// Secrets: the client gets [`TOKEN`] as `STACK_TOKEN`, the backend
+    /// [`KEY`] as a file it serves (`/key.txt`, read by the client).
+    pub secrets: Option<Secrets>,
 }
 
 impl Stack {
     pub fn new(busybox: &str, base: &str, port: u16) -> Stack {
-        Stack { busybox: busybox.to_owned(), base: base.trim_end_matches('/').to_owned(), port, host_dir: None }
+        Stack { busybox: busybox.to_owned(), base: base.trim_end_matches('/').to_owned(), port, host_dir: None, secrets: None }
+    }
+
+    /// Gives the stack its two secrets, from these files (or, for the
+    /// token, the variable [`TOKEN_VARIABLE`], or the Kubernetes Secret
+    /// `stack`'s keys `token` and `key`: each manager takes what it reads).
+    pub fn with_secrets(self, secrets: Secrets) -> Stack {
+        Stack { secrets: Some(secrets), ..self }
     }
 
     /// Binds `host` (holding `host.txt` with `text`) into the client at
@@ -64,11 +89,23 @@ impl Stack {
             client_volumes["host"] = json!({"path": inside, "hostPath": host, "readOnly": true});
             client_env["HOST_DIR"] = json!(inside);
         }
+        let mut deployment_secrets = json!({});
+        let mut backend_secrets = json!({});
+        let mut client_secrets = json!({});
+        if let Some(s) = &self.secrets {
+            deployment_secrets = json!({
+                "token": {"file": s.token_file, "environment": TOKEN_VARIABLE, "kubernetes": {"name": "stack", "key": "token"}},
+                "key": {"file": s.key_file, "kubernetes": {"name": "stack", "key": "key"}},
+            });
+            backend_secrets = json!({"key": {"path": format!("{}/backend/www/key.txt", self.base)}});
+            client_secrets = json!({"token": {"env": "STACK_TOKEN"}});
+        }
         json!({
             "schema": "nix2dream/v1",
             "name": name,
             "env": {"STACK_GREETING": GREETING, "STACK_SHARED": "from the deployment"},
             "volumes": {"data": {"description": "what the seed prepared"}},
+            "secrets": deployment_secrets,
             "services": {
                 "seed": {
                     "package": self.busybox,
@@ -90,6 +127,7 @@ impl Stack {
                     },
                     "stopSignal": "SIGINT",
                     "stopTimeout": 5,
+                    "secrets": backend_secrets,
                 },
                 "client": {
                     "package": self.busybox,
@@ -97,6 +135,7 @@ impl Stack {
                     "workingDirectory": format!("{}/client", self.base),
                     "env": client_env,
                     "volumes": client_volumes,
+                    "secrets": client_secrets,
                     "dependsOn": {"backend": {"condition": "healthy"}, "seed": {"condition": "completed"}},
                 },
             }
@@ -125,6 +164,14 @@ impl Stack {
         if !said(&format!("N2D-STACK data {SEEDED}")) {
             problems.push("volumes.shared: the seed's file did not reach the client through the shared volume `data`".to_owned());
         }
+        if self.secrets.is_some() {
+            if !said(&format!("N2D-STACK token x{}", hex(TOKEN))) {
+                problems.push(format!("secrets: the token {TOKEN:?} did not reach the client as STACK_TOKEN"));
+            }
+            if !said(&format!("N2D-STACK key x{}", hex(KEY))) {
+                problems.push(format!("secrets: the key {KEY:?} did not reach the backend as a file"));
+            }
+        }
         if let Some((host, inside, text)) = &self.host_dir {
             if !said(&format!("N2D-STACK host {text}")) {
                 problems.push(format!("volumes.hostPath: {host}/{HOST_FILE} did not reach the client at {inside}"));
@@ -142,6 +189,11 @@ impl Stack {
 /// The client: fetch the page until the backend answers and wait for the
 /// seed's file (a manager without start-up ordering starts it at once),
 /// print what it got, then stay.
+/// `s` hex-encoded, as the client prints secrets (a log may blur quotes).
+fn hex(s: &str) -> String {
+    s.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
 const CLIENT: &str = r#"until page=$(wget -q -O - "$BACKEND"); do sleep 0.5; done
 until [ -e "$SHARED_DIR/seed.txt" ]; do sleep 0.5; done
 echo "N2D-STACK page $page"
@@ -149,6 +201,11 @@ echo "N2D-STACK greeting $STACK_GREETING"
 echo "N2D-STACK shared $STACK_SHARED"
 echo "N2D-STACK data $(cat "$SHARED_DIR/seed.txt")"
 if [ -n "${HOST_DIR:-}" ]; then echo "N2D-STACK host $(cat "$HOST_DIR/host.txt")"; fi
+hex() { printf '%s' "$1" | od -An -tx1 -v | tr -d ' \n'; }
+if [ -n "${STACK_TOKEN+set}" ]; then
+  echo "N2D-STACK token x$(hex "$STACK_TOKEN")"
+  echo "N2D-STACK key x$(hex "$(wget -q -O - "${BACKEND}key.txt")")"
+fi
 echo "N2D-STACK end"
 exec sleep 100000
 "#;

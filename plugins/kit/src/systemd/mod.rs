@@ -34,6 +34,31 @@ pub fn instances(d: &Deployment, svc: &Service) -> Vec<String> {
     }
 }
 
+/// The unit that creates the deployment's shared volumes before the
+/// services that mount them start (their binds need the directories when
+/// systemd sets up their mount namespace, before any of their commands).
+/// `_` keeps it apart from every `<deployment>-<service>` unit.
+pub fn volumes_unit_name(d: &Deployment) -> String {
+    format!("{}_volumes.service", d.name)
+}
+
+/// The shared volume directories the deployment's services mount, sorted,
+/// once each; `None` when there are none.
+pub fn shared_volume_dirs(d: &Deployment) -> Option<Vec<String>> {
+    let mut dirs: Vec<String> = d
+        .services
+        .iter()
+        .flat_map(|s| &s.volumes)
+        .filter_map(|v| match &v.source {
+            crate::VolumeSource::Shared(name) => Some(plan::shared_volume_dir(d, name)),
+            _ => None,
+        })
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    (!dirs.is_empty()).then_some(dirs)
+}
+
 /// The deployment's target, which wants every instance.
 pub fn target_name(d: &Deployment) -> String {
     format!("{}.target", d.name)

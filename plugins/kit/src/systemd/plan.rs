@@ -41,8 +41,9 @@ pub fn shared_volume_dir(d: &Deployment, name: &str) -> String {
     format!("/var/lib/nix2dream/{}/{name}", d.name)
 }
 
-/// The privileged command that creates shared volume directories (`+`: run
-/// as root, outside the unit's sandbox, so that the binds find them).
+/// The command of the deployment's volumes unit ([`super::volumes_unit_name`]):
+/// creates the shared volume directories, mode 1777 (every service that
+/// mounts one writes it, whatever its user, as in /tmp).
 pub fn create_shared_dirs_command(dirs: &[String]) -> Vec<String> {
     let mut words = vec![
         "/bin/sh".to_owned(),
@@ -84,12 +85,15 @@ pub struct ServicePlan {
     /// Shared volumes and host paths, bound where the service expects them
     /// (`BindPaths=`, or `BindReadOnlyPaths=` when read-only).
     pub volume_binds: Vec<VolumeBind>,
-    /// The shared volumes' directories, created (mode 1777: every service
-    /// that mounts one writes it, whatever its user) before the service
-    /// starts, by a privileged `ExecStartPre=+`.
-    pub shared_dirs: Vec<String>,
+
     /// The service's own volumes mounted read-only (`ReadOnlyPaths=`).
     pub read_only_paths: Vec<String>,
+    /// Secrets, as `LoadCredential=<name>:<file>`: systemd copies each into
+    /// the unit's private `$CREDENTIALS_DIRECTORY` when it starts.
+    pub credentials: Vec<(String, String)>,
+    /// Secrets given as a file: the credential bound read-only at the path
+    /// (`BindReadOnlyPaths=%d/<name>:<path>`).
+    pub credential_binds: Vec<(String, String)>,
     pub working_directory: Option<String>,
     pub binds: Vec<Bind>,
     pub pre_start: Option<String>,
@@ -157,7 +161,6 @@ pub fn plan(d: &Deployment, svc: &Service, platform: &Platform) -> Result<Servic
     let mut managed_directories = Vec::new();
     let mut tmpfs = Vec::new();
     let mut volume_binds = Vec::new();
-    let mut shared_dirs = Vec::new();
     let mut read_only_paths = Vec::new();
     let mut created: Vec<&str> = Vec::new();
     for v in &svc.volumes {
@@ -169,9 +172,10 @@ pub fn plan(d: &Deployment, svc: &Service, platform: &Platform) -> Result<Servic
         let bind_source = match &v.source {
             VolumeSource::Own => None,
             VolumeSource::Shared(name) => {
-                let dir = shared_volume_dir(d, name);
-                shared_dirs.push(dir.clone());
-                Some(dir)
+                if !after.contains(&super::volumes_unit_name(d)) {
+                    after.push(super::volumes_unit_name(d));
+                }
+                Some(shared_volume_dir(d, name))
             }
             VolumeSource::HostPath(host) => Some(host.clone()),
         };
@@ -245,6 +249,37 @@ pub fn plan(d: &Deployment, svc: &Service, platform: &Platform) -> Result<Servic
         binds.push(Bind { source, target });
     }
 
+    // Secrets: systemd reads them from files (LoadCredential=).
+    let mut credentials = Vec::new();
+    let mut credential_binds = Vec::new();
+    let mut secret_env = Vec::new();
+    for using in &svc.secrets {
+        let Some(secret) = d.secrets.iter().find(|s| s.name == using.secret) else { continue };
+        let plain_name = !secret.name.is_empty() && secret.name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+        match &secret.file {
+            Some(file) if plain_name && is_plain_path(file) => credentials.push((secret.name.clone(), file.clone())),
+            Some(file) => {
+                errors.push(diagnostics::error(&svc.name, "secrets", format!("secrets.{:?}: {file:?} {unwritable}", secret.name)));
+                continue;
+            }
+            None => {
+                errors.push(diagnostics::error(
+                    &svc.name,
+                    "secrets",
+                    format!("secrets.{:?}: systemd reads a secret from a file on the machine (LoadCredential=): give secrets.{0:?}.file", secret.name),
+                ));
+                continue;
+            }
+        }
+        match (&using.path, &using.env) {
+            (Some(path), _) if is_plain_path(path) => credential_binds.push((secret.name.clone(), path.clone())),
+            (Some(path), _) => errors.push(diagnostics::error(&svc.name, "secrets", format!("secrets.{:?}.path: {path:?} {unwritable}", secret.name))),
+            (None, Some(var)) if shell::is_env_name(var) => secret_env.push((var.clone(), secret.name.clone())),
+            (None, Some(var)) => errors.push(diagnostics::error(&svc.name, "secrets", format!("{var:?} is not a variable name"))),
+            (None, None) => {}
+        }
+    }
+
     let argv0 = svc.argv.first().map(String::as_str).unwrap_or("");
     let exec_start = if argv0.starts_with('/') || (!argv0.contains('/') && !own_path) {
         // systemd runs it itself (an absolute path, or a name on its own PATH).
@@ -253,6 +288,19 @@ pub fn plan(d: &Deployment, svc: &Service, platform: &Platform) -> Result<Servic
         // Found on the service's PATH (or relative to its working directory): sh resolves it.
         let mut words = vec!["/bin/sh".to_owned(), "-c".to_owned(), "exec \"$@\"".to_owned(), "sh".to_owned()];
         words.extend(svc.argv.iter().cloned());
+        words
+    };
+    // Secrets given as variables are read from the credentials when the
+    // service starts: their values are never in the unit.
+    let exec_start = if secret_env.is_empty() {
+        exec_start
+    } else {
+        let reads: Vec<String> = secret_env
+            .iter()
+            .map(|(var, name)| format!("{var}=$(cat \"$CREDENTIALS_DIRECTORY\"/{}) && export {var}", shell::quote(name)))
+            .collect();
+        let mut words = vec!["/bin/sh".to_owned(), "-c".to_owned(), format!("{} && exec \"$@\"", reads.join(" && ")), "sh".to_owned()];
+        words.extend(exec_start);
         words
     };
     let health = health_gate(d, svc, &mut warnings);
@@ -281,8 +329,9 @@ pub fn plan(d: &Deployment, svc: &Service, platform: &Platform) -> Result<Servic
         managed_directories,
         tmpfs,
         volume_binds,
-        shared_dirs,
         read_only_paths,
+        credentials,
+        credential_binds,
         working_directory,
         binds,
         pre_start: svc.pre_start.clone(),

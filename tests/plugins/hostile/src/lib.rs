@@ -105,6 +105,7 @@ impl Manager for Hostile {
                             labels: Vec::new(),
                             volumes: Vec::new(),
                             stop_signal: None,
+                            shared_directories: Vec::new(),
                         },
                         store_paths: strings(&settings["storePaths"]),
                         files,
