@@ -60,7 +60,10 @@ impl Machine {
             "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
             "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp",
             "-v", "/sys/fs/cgroup:/sys/fs/cgroup:ro", "-v", "/nix/store:/nix/store:ro",
-            systemd_image(), "/lib/systemd/systemd",
+            // Mounts shared, as on a machine systemd booted: credentials
+            // (LoadCredential=) are mounted in a helper's namespace and
+            // must propagate back to the service's.
+            systemd_image(), "/bin/sh", "-c", "mount --make-rshared / && exec /lib/systemd/systemd",
         ]));
         assert!(r.ok, "docker run systemd: {}", r.stderr);
         let machine = Machine(name);
