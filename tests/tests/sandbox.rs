@@ -111,10 +111,12 @@ fn millions_of_empty_files_hit_the_output_limit() {
 }
 
 #[test]
-fn a_panic_is_reported_as_a_plugin_failure() {
+fn a_panic_is_reported_as_a_plugin_failure_with_its_message() {
     let c = case(json!({"behaviour": "panic"}));
     let err = refused(&c, &[]);
     assert!(err.contains("panicked"), "{err}");
+    // The kit's panic hook reports the message through host.report (0.4.0).
+    assert!(err.contains("the plugin reported: panicked at") && err.contains("hostile plugin panics on purpose"), "{err}");
 }
 
 #[test]

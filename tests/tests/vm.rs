@@ -321,7 +321,8 @@ fn bad_kernels_and_taken_ports_get_clear_errors() {
 
 /// The conformance kit's multi-service stack in the VM: the one-shot seed
 /// completes and the client waits for it, the seed's file reaches the client
-/// through the shared volume (kept on the host), a host directory is bound
+/// through the shared volume (kept on the host), the secrets arrive (and
+/// are in no rendered file, the initramfs included), a host directory is bound
 /// in, the client reaches the backend at its loopback address, the internal
 /// port is not forwarded to the host, and the backend is stopped with its
 /// own signal (SIGINT).
@@ -336,7 +337,19 @@ fn the_conformance_stack_runs_in_the_vm() {
     let host_dir = tmp.path().join("host-dir");
     std::fs::create_dir_all(&host_dir).unwrap();
     std::fs::write(host_dir.join("host.txt"), "from-the-vm-host").unwrap();
-    let stack = Stack::new(&busybox, "/srv", port).with_host_dir(&host_dir.to_string_lossy(), "/srv/host", "from-the-vm-host");
+    // Secrets: files on this machine, read by run-vm when it starts.
+    use nix2dream_plugin_kit::conformance::stack::{Secrets, KEY, TOKEN};
+    let keys = tmp.path().join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    std::fs::write(keys.join("token"), TOKEN).unwrap();
+    std::fs::write(keys.join("key"), KEY).unwrap();
+    let secrets = Secrets {
+        token_file: keys.join("token").to_string_lossy().into_owned(),
+        key_file: keys.join("key").to_string_lossy().into_owned(),
+    };
+    let stack = Stack::new(&busybox, "/srv", port)
+        .with_host_dir(&host_dir.to_string_lossy(), "/srv/host", "from-the-vm-host")
+        .with_secrets(secrets);
     let mut deployment = stack.deployment_json("stack");
     deployment["settings"] = json!({"vm": {"kernel": kernel, "stopTimeoutSeconds": 5}});
     let input = tmp.path().join("deployment.json");
@@ -344,6 +357,12 @@ fn the_conformance_stack_runs_in_the_vm() {
     let out = tmp.path().join("vm");
     let r = render(&input, &out, None);
     assert!(r.ok, "render: {}", r.stderr);
+    for file in std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_file()) {
+        let bytes = std::fs::read(&file).unwrap();
+        for secret in [TOKEN, KEY] {
+            assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "{secret:?} is in {}", file.display());
+        }
+    }
     let vm = Vm::start(&out, "tcg");
     vm.wait_console(120, "N2D-STACK end");
     assert!(http_get(port, "/").is_none(), "the internal port {port} is reachable from the host");

@@ -56,6 +56,13 @@ pub fn boot(config: &Config) -> Result<(), String> {
         sys::mount(tag, target, "9p", libc::MS_NOSUID | libc::MS_NODEV, "trans=virtio,version=9p2000.L,msize=262144,cache=none")
             .map_err(|e| format!("cannot mount the persistent volumes (9p share {tag:?}): {e}: is run-vm's -virtfs option there, and the kernel's 9p and 9pnet_virtio modules?"))?;
     }
+    if config.secrets {
+        let target = Path::new(SECRETS_MOUNT);
+        std::fs::create_dir_all(target).map_err(|e| format!("cannot create {SECRETS_MOUNT}: {e}"))?;
+        let tag = nix2dream_vm_init::SECRETS_TAG;
+        sys::mount(tag, target, "9p", libc::MS_NOSUID | libc::MS_NODEV | libc::MS_RDONLY, "trans=virtio,version=9p2000.L,msize=262144,cache=none")
+            .map_err(|e| format!("cannot mount the secrets (9p share {tag:?}): {e}"))?;
+    }
     for (i, host) in config.host_paths.iter().enumerate() {
         let tag = nix2dream_vm_init::host_path_tag(i);
         let target = host_path_mount(i);
@@ -70,6 +77,9 @@ pub fn boot(config: &Config) -> Result<(), String> {
 pub fn host_path_mount(index: usize) -> std::path::PathBuf {
     Path::new(BINDS_MOUNT).join(index.to_string())
 }
+
+/// Where the secrets `run-vm` shares are mounted (read-only, root's).
+pub const SECRETS_MOUNT: &str = "/run/nix2dream/secrets";
 
 /// Where the host directories of bind-mounted volumes are mounted.
 pub const BINDS_MOUNT: &str = "/run/nix2dream/binds";

@@ -31,6 +31,10 @@ pub struct Config {
     /// volumes): the 9p tag of `host_paths[i]` is `bind<i>`.
     #[serde(default)]
     pub host_paths: Vec<String>,
+    /// Whether `run-vm` shares the secrets' values (as 9p tag [`SECRETS_TAG`],
+    /// one file per secret, copied when it starts; never in the initramfs).
+    #[serde(default)]
+    pub secrets: bool,
     /// How long a service gets between SIGTERM and SIGKILL at shutdown.
     pub stop_timeout_seconds: u32,
     /// In a start order (dependencies first).
@@ -83,6 +87,9 @@ pub struct Service {
     /// Its own stop timeout, instead of the VM's.
     #[serde(default)]
     pub stop_timeout_seconds: Option<u32>,
+    /// The deployment's secrets it gets.
+    #[serde(default)]
+    pub secrets: Vec<SecretUse>,
     /// cgroup `memory.max` for all of the service's processes.
     #[serde(rename = "memoryMiB")]
     pub memory_mib: Option<u64>,
@@ -115,6 +122,19 @@ pub enum VolumeSource {
     Shared(String),
     /// The host directory `host_paths[i]`, shared as 9p tag `bind<i>`.
     Host(usize),
+}
+
+/// The 9p tag of the secrets `run-vm` copies in when it starts.
+pub const SECRETS_TAG: &str = "secrets";
+
+/// A secret a service gets: the file `<secret>` of the secrets share, as a
+/// file only the service reads at `path`, or as the variable `env`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretUse {
+    pub secret: String,
+    pub path: Option<String>,
+    pub env: Option<String>,
 }
 
 /// The 9p tag of `Config::host_paths[index]`.

@@ -2,7 +2,7 @@
 //! (persistent ones bound from the host's share, others a fresh tmpfs), its
 //! working directory, and its cgroup limits.
 
-use crate::boot::{host_path_mount, VOLUMES_MOUNT};
+use crate::boot::{host_path_mount, SECRETS_MOUNT, VOLUMES_MOUNT};
 use crate::{spawn, sys};
 use nix2dream_vm_init::{Service, VolumeSource};
 use std::os::unix::fs::PermissionsExt;
@@ -41,6 +41,26 @@ pub fn prepare(service: &Service) -> Result<(), String> {
             sys::mount("tmpfs", target, "tmpfs", libc::MS_NOSUID | libc::MS_NODEV, &options)
                 .map_err(|e| format!("volume {}: cannot mount a tmpfs on {}: {e}", volume.name, volume.path))?;
         }
+    }
+    // Secrets given as files: a copy the service's user alone reads, on
+    // /run (a tmpfs), bound where the service expects it.
+    for using in service.secrets.iter().filter(|u| u.path.is_some()) {
+        let path = Path::new(using.path.as_deref().unwrap_or_default());
+        let what = |e: std::io::Error| format!("secret {}: {e}", using.secret);
+        let value = std::fs::read(Path::new(SECRETS_MOUNT).join(&using.secret)).map_err(what)?;
+        let own = Path::new("/run/nix2dream/service-secrets").join(&service.name);
+        std::fs::create_dir_all(&own).map_err(what)?;
+        let copy = own.join(&using.secret);
+        std::fs::write(&copy, value).map_err(what)?;
+        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o400)).map_err(what)?;
+        sys::chown(&copy, service.uid, service.gid).map_err(what)?;
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(what)?;
+        }
+        if !path.exists() {
+            std::fs::write(path, b"").map_err(what)?;
+        }
+        sys::bind_mount(&copy, path).map_err(|e| format!("secret {}: cannot mount it on {}: {e}", using.secret, path.display()))?;
     }
     if let Some(dir) = &service.working_directory {
         let dir = Path::new(dir);

@@ -17,11 +17,22 @@ pub fn cgroup_dir(service: &Service) -> Option<String> {
 /// Returns the pid, which is also the process group.
 pub fn spawn(service: &Service, argv: &[String], label: &str) -> std::io::Result<i32> {
     let (program, args) = argv.split_first().ok_or_else(|| std::io::Error::other("empty argv"))?;
+    // Secrets given as variables, read from the secrets share now.
+    let mut secret_env = Vec::new();
+    for using in &service.secrets {
+        if let Some(var) = &using.env {
+            let value = std::fs::read_to_string(std::path::Path::new(crate::boot::SECRETS_MOUNT).join(&using.secret))
+                .map_err(|e| std::io::Error::other(format!("secret {}: {e}", using.secret)))?;
+            // As `$(cat file)` gives it under the other managers.
+            secret_env.push((var.clone(), value.trim_end_matches('\n').to_owned()));
+        }
+    }
     let mut command = Command::new(program);
     command
         .args(args)
         .env_clear()
         .envs(service.env.iter().map(|(k, v)| (k, v)))
+        .envs(secret_env)
         .current_dir(service.working_directory.as_deref().unwrap_or("/"))
         .process_group(0)
         .stdin(Stdio::null())

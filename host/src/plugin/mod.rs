@@ -1,15 +1,17 @@
-//! Loading a manager plugin and calling it inside its sandbox: no imports,
-//! a fresh store per call, memory, fuel and output bounded.
+//! Loading a manager plugin and calling it inside its sandbox: no imports
+//! but `host.report`, a fresh store per call, memory, fuel and output bounded.
 
 pub mod engine;
 mod info;
 pub mod limits;
 pub mod registry;
+pub mod report;
 pub mod wit;
 
 use crate::deployment::Deployment;
 use anyhow::{anyhow, bail, Context, Result};
 use limits::{Limits, MemoryCap};
+use report::StoreData;
 use std::path::{Path, PathBuf};
 use wasmtime::component::{types::ComponentItem, Component, Linker};
 use wasmtime::{Engine, Store, Trap};
@@ -21,10 +23,10 @@ pub use wit::latest::{Addressing, Artifact, Diagnostic, ImageRequest, PluginInfo
 
 /// Instantiation, prepared once, for the contract version the plugin targets.
 enum Prepared {
-    V0_1(v0_1::ManagerPre<MemoryCap>),
-    V0_2(v0_2::ManagerPre<MemoryCap>),
-    V0_3(v0_3::ManagerPre<MemoryCap>),
-    V0_4(v0_4::ManagerPre<MemoryCap>),
+    V0_1(v0_1::ManagerPre<StoreData>),
+    V0_2(v0_2::ManagerPre<StoreData>),
+    V0_3(v0_3::ManagerPre<StoreData>),
+    V0_4(v0_4::ManagerPre<StoreData>),
 }
 
 pub struct Plugin {
@@ -74,13 +76,19 @@ fn imports_of(bytes: &[u8]) -> Result<Vec<String>> {
     Ok(imports)
 }
 
-/// Refuses a component that imports anything.
+/// The one import a plugin may have: `host.report` of contract 0.4.x.
+fn is_allowed_import(name: &str) -> bool {
+    name.strip_prefix("nix2dream:manager/host@0.4.").is_some_and(|patch| !patch.is_empty() && patch.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Refuses a component that imports anything but `host.report`.
 fn refuse_imports(imports: &[String]) -> Result<()> {
-    if !imports.is_empty() {
+    let refused: Vec<&String> = imports.iter().filter(|i| !is_allowed_import(i)).collect();
+    if !refused.is_empty() {
         bail!(
-            "it imports {} — nix2dream gives plugins no imports at all (no WASI, no host functions). \
-             Build it for wasm32-unknown-unknown with the plugin kit, not for wasm32-wasip1/p2",
-            imports.iter().map(|i| format!("`{}`", crate::text::printable(i))).collect::<Vec<_>>().join(", ")
+            "it imports {} — nix2dream gives plugins no imports but `nix2dream:manager/host` (no WASI, no other \
+             host function). Build it for wasm32-unknown-unknown with the plugin kit, not for wasm32-wasip1/p2",
+            refused.iter().map(|i| format!("`{}`", crate::text::printable(i))).collect::<Vec<_>>().join(", ")
         );
     }
     Ok(())
@@ -146,7 +154,10 @@ impl Plugin {
                 wit::KNOWN_VERSIONS.join(", ")
             ),
         };
-        let linker: Linker<MemoryCap> = Linker::new(&engine);
+        let mut linker: Linker<StoreData> = Linker::new(&engine);
+        // The one function a plugin may import (0.4.0): older contracts import nothing.
+        v0_4::Manager::add_to_linker::<StoreData, wasmtime::component::HasSelf<StoreData>>(&mut linker, |data| data)
+            .map_err(|e| anyhow!("defining host.report: {e}"))?;
         let prepared = linker
             .instantiate_pre(&component)
             .and_then(|pre| match contract {
@@ -257,9 +268,10 @@ impl Plugin {
     /// Instantiates and runs one export in a fresh store: a trap poisons an
     /// instance, and a fresh store also gives each call its whole fuel and
     /// memory budget.
-    fn call<T>(&self, what: &str, f: impl FnOnce(&mut Store<MemoryCap>) -> wasmtime::Result<T>) -> Result<T> {
-        let mut store = Store::new(&self.engine, MemoryCap { max_bytes: self.limits.memory_bytes, hit: None });
-        store.limiter(|cap| cap);
+    fn call<T>(&self, what: &str, f: impl FnOnce(&mut Store<StoreData>) -> wasmtime::Result<T>) -> Result<T> {
+        let data = StoreData { cap: MemoryCap { max_bytes: self.limits.memory_bytes, hit: None }, reports: Default::default() };
+        let mut store = Store::new(&self.engine, data);
+        store.limiter(|data| &mut data.cap);
         store.set_fuel(self.limits.fuel).map_err(|e| anyhow!("{e}"))?;
         // What a plugin returns is copied out of it under wasmtime's own
         // bound ("hostcall fuel", 128 MiB by default): made the output limit,
@@ -270,7 +282,16 @@ impl Plugin {
     }
 
     /// Turns a wasmtime error into one that says which limit or fault stopped the plugin.
-    fn explain(&self, what: &str, error: wasmtime::Error, cap: &MemoryCap) -> anyhow::Error {
+    fn explain(&self, what: &str, error: wasmtime::Error, data: &StoreData) -> anyhow::Error {
+        let error = self.explain_fault(what, error, &data.cap);
+        match data.reports.shown() {
+            Some(reported) => anyhow!("{error}\nthe plugin reported: {reported}"),
+            None => error,
+        }
+    }
+
+    /// Which limit or fault stopped the plugin.
+    fn explain_fault(&self, what: &str, error: wasmtime::Error, cap: &MemoryCap) -> anyhow::Error {
         let label = self.label();
         let limits = &self.limits;
         match cap.hit {

@@ -61,11 +61,13 @@ macro_rules! export_manager {
         pub struct __Nix2dreamExport;
         impl $crate::types::Guest for __Nix2dreamExport {
             fn info() -> $crate::PluginInfo {
+                $crate::report_panics();
                 <$ty as $crate::Manager>::info()
             }
             fn render(
                 deployment: $crate::Deployment,
             ) -> ::core::result::Result<$crate::Rendered, ::std::vec::Vec<$crate::Diagnostic>> {
+                $crate::report_panics();
                 <$ty as $crate::Manager>::render(deployment)
             }
         }
@@ -74,6 +76,27 @@ macro_rules! export_manager {
         #[cfg(target_arch = "wasm32")]
         $crate::bindings::__export_manager_world!(__Nix2dreamExport with_types_in $crate::bindings);
     };
+}
+
+/// Leaves `message` for the user: the host shows it (escaped, bounded,
+/// naming the plugin) if the call fails. Outside a wasm build (unit tests)
+/// it goes to stderr.
+pub fn report(message: &str) {
+    #[cfg(target_arch = "wasm32")]
+    bindings::nix2dream::manager::host::report(message);
+    #[cfg(not(target_arch = "wasm32"))]
+    eprintln!("{message}");
+}
+
+/// Makes a panic's message reach the user through [`report`] before the
+/// plugin aborts (a trap, which says nothing by itself). `export_manager!`
+/// calls it on entry; once is enough.
+pub fn report_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        #[cfg(target_arch = "wasm32")]
+        std::panic::set_hook(Box::new(|info| report(&info.to_string())));
+    });
 }
 
 /// A file artifact.

@@ -107,6 +107,19 @@ pub fn build(d: &Deployment, settings: &Settings, accounts: &Accounts, warnings:
             errors.push(error(&s.name, "stopSignal", format!("{signal:?} is not a signal the VM's supervisor knows")));
             continue;
         }
+        for using in &s.secrets {
+            let readable = d.secrets.iter().any(|x| x.name == using.secret && (x.file.is_some() || x.environment.is_some()));
+            if !readable {
+                errors.push(error(
+                    &s.name,
+                    "secrets",
+                    format!(
+                        "secrets.{:?}: run-vm reads a secret from a file of this machine or from its own environment: give secrets.{0:?}.file or .environment",
+                        using.secret
+                    ),
+                ));
+            }
+        }
         if s.replicas > 1 && !s.ports.is_empty() {
             warnings.push(warning(&s.name, "replicas", "the replicas share the VM's network: only one of them can listen on each port"));
         }
@@ -167,6 +180,11 @@ pub fn build(d: &Deployment, settings: &Settings, accounts: &Accounts, warnings:
             one_shot: s.one_shot,
             stop_signal: s.stop_signal.clone(),
             stop_timeout_seconds: s.stop_timeout_seconds,
+            secrets: s
+                .secrets
+                .iter()
+                .map(|u| init::SecretUse { secret: u.secret.clone(), path: u.path.clone(), env: u.env.clone() })
+                .collect(),
             memory_mib: s.resources.memory_mib,
             cpu_millis: cpu,
         });
@@ -179,6 +197,7 @@ pub fn build(d: &Deployment, settings: &Settings, accounts: &Accounts, warnings:
         network: init::Network::default(),
         volumes_tag: has_persistent_volumes(d).then(|| VOLUMES_TAG.to_owned()),
         host_paths,
+        secrets: d.services.iter().any(|s| !s.secrets.is_empty()),
         stop_timeout_seconds: settings.stop_timeout_seconds,
         services,
     })

@@ -18,10 +18,8 @@ use nix2dream_plugin_kit::{file, Addressing, Artifact, Deployment, Diagnostic, F
 
 pub struct Vm;
 
-/// Every core option but these (a VM runs the processes itself). Not yet:
-/// secrets (the VM would need them shared in at boot, outside
-/// the initramfs, which is a file anyone with the output can read).
-const UNSUPPORTED: &[&str] = &["secrets"];
+/// Every core option is honoured: a VM runs the processes itself.
+const SUPPORTED: &[&str] = nix2dream_plugin_kit::CORE_OPTIONS;
 
 const USAGE: &str = "\
 OUT/run-vm boots the VM (QEMU: apt-get install qemu-system-x86); Ctrl-C or SIGTERM stops the services (dependents first, \
@@ -30,7 +28,9 @@ kernel package such as pkgs.linuxPackages.kernel: it needs virtio networking and
 Published ports are forwarded to 127.0.0.1 on the host at their hostPort (default: the same number); internal ones are not. \
 Persistent volumes live on the host in $NIX2DREAM_VM_STATE/volumes/<service>/<volume> (default OUT/state/), the \
 deployment's shared volumes in <state>/volumes/_shared/<volume> (mode 1777), kept across runs; a hostPath is that host \
-directory, shared into the VM over 9p; other volumes are tmpfs. \
+directory, shared into the VM over 9p; other volumes are tmpfs. Secrets are read by run-vm when it starts (their file, or its \
+own environment), shared read-only for this run only and never written into OUT; a service gets each as a variable or as a \
+file only its user reads. \
 The console (kernel and services' output) is shown and kept in <state>/console.log. The VM's memory is settings.vm.memoryMiB, \
 or 256 MiB + the services' limits + twice the root file system (the closure lives in RAM). KVM is used when /dev/kvm \
 works, TCG otherwise (NIX2DREAM_VM_ACCEL=kvm|tcg|auto). Service names resolve to 127.0.0.1 inside the VM.";
@@ -50,11 +50,7 @@ impl Manager for Vm {
             name: "vm".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             description: "A QEMU virtual machine holding the deployment's Nix closure; its services supervised by nix2dream-vm-init.".into(),
-            supported_options: nix2dream_plugin_kit::CORE_OPTIONS
-                .iter()
-                .filter(|o| !UNSUPPORTED.contains(o))
-                .map(|o| (*o).to_owned())
-                .collect(),
+            supported_options: nix2dream_plugin_kit::supported_options(&[SUPPORTED]),
             settings_schema: settings::SCHEMA.into(),
             usage: USAGE.into(),
             addressing: Addressing::Loopback,
@@ -102,6 +98,13 @@ impl Manager for Vm {
             cpus,
             volumes,
             host_paths: &config.host_paths,
+            // Only those a service uses: run-vm must be able to read each.
+            secrets: &d
+                .secrets
+                .iter()
+                .filter(|x| d.services.iter().any(|s| s.secrets.iter().any(|u| u.secret == x.name)))
+                .cloned()
+                .collect::<Vec<_>>(),
             stop_timeout_seconds: settings.stop_timeout_seconds,
         });
         let artifacts = vec![
@@ -109,7 +112,7 @@ impl Manager for Vm {
             Artifact::VmRoot(VmRootRequest {
                 path: run_vm::INITRAMFS.into(),
                 kernel: settings.kernel.clone(),
-                modules: needed_modules(volumes || !config.host_paths.is_empty()),
+                modules: needed_modules(volumes || config.secrets || !config.host_paths.is_empty()),
                 store_paths,
                 files,
             }),

@@ -3,7 +3,7 @@
 //! free, how big the initramfs is) is checked when it runs.
 
 use nix2dream_plugin_kit::shell::quote;
-use nix2dream_plugin_kit::{Deployment, Protocol};
+use nix2dream_plugin_kit::{Deployment, Protocol, Secret};
 
 /// The initramfs the host assembles, beside `run-vm`.
 pub const INITRAMFS: &str = "initramfs.cpio";
@@ -18,7 +18,39 @@ pub struct Vm<'a> {
     pub volumes: bool,
     /// Host directories bound into the VM: `host_paths[i]` is 9p tag `bind<i>`.
     pub host_paths: &'a [String],
+    /// The secrets the services get: copied into a private directory of
+    /// this run and shared read-only, never written beside the output.
+    pub secrets: &'a [Secret],
     pub stop_timeout_seconds: u32,
+}
+
+/// Copies each secret's value into `$run/secrets/<name>` (mode 0400): from
+/// its file on this machine, or from run-vm's own environment.
+fn secrets_script(secrets: &[Secret]) -> String {
+    if secrets.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("# Secrets: read now, shared read-only with the VM, removed on exit.\n(umask 077 && mkdir \"$run/secrets\")\n");
+    for s in secrets {
+        let dest = format!("\"$run/secrets\"/{}", quote(&s.name));
+        match (&s.file, &s.environment) {
+            (Some(file), _) => {
+                out += &format!(
+                    "[ -r {0} ] || die {1}\n(umask 077 && cat -- {0} > {dest})\n",
+                    quote(file),
+                    quote(&format!("the secret {} comes from {file}, which cannot be read", s.name))
+                );
+            }
+            (None, Some(var)) => {
+                out += &format!(
+                    "[ -n \"${{{var}+set}}\" ] || die {}\n(umask 077 && printf '%s' \"${var}\" > {dest})\n",
+                    quote(&format!("the secret {} comes from the variable {var}: set it", s.name))
+                );
+            }
+            (None, None) => {}
+        }
+    }
+    out
 }
 
 pub fn script(vm: &Vm) -> String {
@@ -51,6 +83,9 @@ pub fn script(vm: &Vm) -> String {
     } else {
         String::new()
     };
+    if !vm.secrets.is_empty() {
+        virtfs += "  -virtfs \"local,path=${run//,/,,}/secrets,mount_tag=secrets,security_model=mapped-xattr,readonly=on,id=secrets\" \\\n";
+    }
     let mut binds = String::new();
     for (i, host) in vm.host_paths.iter().enumerate() {
         let tag = nix2dream_vm_init::host_path_tag(i);
@@ -115,7 +150,9 @@ exec 9>"$state/lock"
 flock -n 9 || die "another run-vm is using $state: stop it first (or set NIX2DREAM_VM_STATE)"
 {memory}
 run=$(mktemp -d "${{TMPDIR:-/tmp}}/nix2dream-vm.XXXXXX")
+trap 'rm -rf "$run"' EXIT
 mkfifo "$run/control.in" "$run/control.out"
+{secrets}
 # Held open so that writing `poweroff` never blocks.
 exec 3<>"$run/control.in"
 
@@ -173,6 +210,7 @@ die "the VM stopped on its own (QEMU exit status $status): see the messages abov
         summary = if summary.is_empty() { "none".to_owned() } else { summary.join(", ") },
         kernel = quote(vm.kernel),
         initramfs = INITRAMFS,
+        secrets = secrets_script(vm.secrets),
         stop_budget = d
             .services
             .iter()
