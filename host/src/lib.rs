@@ -10,6 +10,7 @@ pub mod bin_directories;
 pub mod capability;
 pub mod deployment;
 pub mod evaluate;
+pub mod exit;
 pub mod image;
 pub mod image_requests;
 pub mod input;

@@ -2,6 +2,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
+use nix2dream::exit::{self, Failure, OrFail};
 use nix2dream::plugin::{engine, limits::Limits, registry, Plugin, Severity};
 use nix2dream::text::printable;
 use nix2dream::{deployment, evaluate, image_requests, input, interrupt, output, render, vm_requests};
@@ -161,6 +162,9 @@ fn print_message(severity: Severity, text: &str) {
 }
 
 fn run_render(args: RenderArgs) -> Result<ExitCode> {
+    if args.out.as_os_str() == "-" {
+        bail!("--out -: nix2dream writes a directory (files, and image archives beside them), not a stream; give a directory");
+    }
     for option in &args.allow_unsupported {
         if !deployment::options::is_core_option(option) {
             bail!(
@@ -171,20 +175,25 @@ fn run_render(args: RenderArgs) -> Result<ExitCode> {
     }
     let deployment = input::load(&args.input, args.nix.nixpkgs.as_deref())?;
     let cache = args.limits.cache();
-    let plugins = args.plugins.iter().map(|spec| args.limits.load(spec, cache.as_ref())).collect::<Result<Vec<_>>>()?;
+    let plugins = args
+        .plugins
+        .iter()
+        .map(|spec| args.limits.load(spec, cache.as_ref()))
+        .collect::<Result<Vec<_>>>()
+        .or_fail(Failure::Plugin)?;
     let options = render::Options { strict: args.strict, allow_unsupported: args.allow_unsupported.clone() };
-    let mut outcome = render::render(&deployment, &plugins, &options)?;
+    let mut outcome = render::render(&deployment, &plugins, &options).or_fail(Failure::Plugin)?;
     for message in &outcome.messages {
         print_message(message.severity, &message.text);
     }
     let wait = if args.no_wait { output::Wait::No } else { output::Wait::Yes };
     let image_limit = args.limits.image_limit << 20;
     if args.check {
-        let mut out = output::OutputDir::open_existing(&args.out, wait)?;
+        let mut out = output::OutputDir::open_existing(&args.out, wait).or_fail(Failure::Io)?;
         if let Some(out) = out.as_mut() {
-            build_artifacts(&mut outcome, &deployment, out, image_limit, &options)?;
+            build_artifacts(&mut outcome, &deployment, out, image_limit, &options).or_fail(Failure::Plugin)?;
         }
-        let diffs = output::differences(out.as_mut(), &args.out, &outcome.files)?;
+        let diffs = output::differences(out.as_mut(), &args.out, &outcome.files).or_fail(Failure::Io)?;
         if diffs.is_empty() {
             eprintln!("{} is up to date", args.out.display());
             return Ok(ExitCode::SUCCESS);
@@ -193,12 +202,14 @@ fn run_render(args: RenderArgs) -> Result<ExitCode> {
         for diff in diffs {
             eprintln!("  {}", printable(&diff));
         }
-        return Ok(ExitCode::FAILURE);
+        return Ok(ExitCode::from(exit::DRIFT));
     }
+    // The usage paragraphs are for a first render into this directory only.
+    let first_render = !args.out.join(".nix2dream").exists();
     // Locked, and any interrupted render undone, before anything is staged.
-    let mut out = output::OutputDir::open_for_writing(&args.out, wait)?;
-    build_artifacts(&mut outcome, &deployment, &mut out, image_limit, &options)?;
-    let written = out.write_all(&outcome.files, args.force)?;
+    let mut out = output::OutputDir::open_for_writing(&args.out, wait).or_fail(Failure::Io)?;
+    build_artifacts(&mut outcome, &deployment, &mut out, image_limit, &options).or_fail(Failure::Plugin)?;
+    let written = out.write_all(&outcome.files, args.force).or_fail(Failure::Io)?;
     drop(out);
     eprintln!(
         "wrote {} file(s) to {}{}",
@@ -206,10 +217,10 @@ fn run_render(args: RenderArgs) -> Result<ExitCode> {
         args.out.display(),
         if written.removed.is_empty() { String::new() } else { format!(", removed {} stale one(s)", written.removed.len()) }
     );
-    for plugin in &plugins {
-        if !plugin.info.usage.is_empty() {
-            eprintln!("{}: {}", plugin.label(), plugin.info.usage);
-        }
+    for plugin in plugins.iter().filter(|p| first_render && !p.info.usage.is_empty()) {
+        // With the real path: OUT is the plugin's folder when there are several.
+        let dir = if plugins.len() > 1 { args.out.join(&plugin.info.name) } else { args.out.clone() };
+        eprintln!("{}: {}", plugin.label(), printable(&plugin.info.usage.replace("OUT", &dir.display().to_string())));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -321,13 +332,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 print!("{}", evaluate::options_markdown(&options));
             }
         }
-        Command::Plugins(PluginsCommand::List { limits }) => plugins_list(&limits)?,
-        Command::Plugins(PluginsCommand::Inspect { plugin, limits }) => plugins_inspect(&plugin, &limits)?,
+        Command::Plugins(PluginsCommand::List { limits }) => plugins_list(&limits).or_fail(Failure::Plugin)?,
+        Command::Plugins(PluginsCommand::Inspect { plugin, limits }) => plugins_inspect(&plugin, &limits).or_fail(Failure::Plugin)?,
         Command::Cache(CacheCommand::Clean) => {
             let Some(dir) = engine::default_cache_dir() else {
                 bail!("no cache directory: neither NIX2DREAM_CACHE_DIR, XDG_CACHE_HOME nor HOME is set");
             };
-            let (files, bytes) = engine::clean(&dir)?;
+            let (files, bytes) = engine::clean(&dir).or_fail(Failure::Io)?;
             println!("removed {files} compiled plugin(s), {} KiB, from {}", bytes >> 10, dir.display());
         }
     }
@@ -335,6 +346,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 fn main() -> ExitCode {
+    // Like other Unix tools, end quietly when the reader of stdout has gone
+    // (`nix2dream plugins inspect compose | head`) instead of panicking.
+    // SAFETY: called first, before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     if let Err(e) = interrupt::install() {
         eprintln!("warning: cannot handle SIGINT/SIGTERM ({e:#}); an interrupted run may leave staged files for the next run to remove");
@@ -344,7 +361,7 @@ fn main() -> ExitCode {
         Err(e) => {
             // Errors quote deployment keys, paths and plugin text: escaped.
             eprintln!("error: {}", printable(&format!("{e:#}")));
-            ExitCode::FAILURE
+            exit::code_of(&e)
         }
     }
 }

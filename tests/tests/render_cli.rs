@@ -337,3 +337,50 @@ fn a_plugin_built_for_contract_0_3_still_gets_the_programs_of_the_packages() {
     assert!(programs.starts_with(&format!("{busybox}: ")), "{programs}");
     assert!(programs.split_whitespace().any(|p| p == "httpd"), "{programs}");
 }
+
+/// CI can tell drift from breakage, and what broke: 1 drift, 2 usage,
+/// 3 bad input, 4 a plugin, 5 input/output (README "Exit codes").
+#[test]
+fn exit_codes_say_what_failed() {
+    let s = setup();
+    let input = write_deployment(&s.root, services(), json!({}));
+    let code = |r: Run| r.code;
+    assert_eq!(code(render(&input, &s.out, &[])), Some(0));
+    assert_eq!(code(render(&input, &s.out, &["--check"])), Some(0));
+    std::fs::write(s.out.join("Procfile"), "changed\n").unwrap();
+    assert_eq!(code(render(&input, &s.out, &["--check"])), Some(1), "drift");
+    assert_eq!(code(run(nix2dream().args(["render", "--no-such-flag"]))), Some(2), "usage");
+    let broken = s.root.join("broken.json");
+    std::fs::write(&broken, r#"{"schema": "nix2dream/v1", "name": "x", "services": {"a": {"process": {"argv": []}}}}"#).unwrap();
+    assert_eq!(code(render(&broken, &s.root.join("o2"), &[])), Some(3), "bad input");
+    assert_eq!(code(render(&input, &s.root.join("o3"), &["--strict"])), Some(4), "--strict: the plugin ignores options");
+    let hostile = write_deployment(&s.root, services(), json!({"settings": {"hostile": {"behaviour": "panic"}}}));
+    let r = run(nix2dream().arg("render").arg("--plugin").arg(test_plugin("hostile")).arg(&hostile).arg("--out").arg(s.root.join("o4")));
+    assert_eq!(r.code, Some(4), "a plugin that panics: {}", r.stderr);
+    let file = s.root.join("a-file");
+    std::fs::write(&file, "").unwrap();
+    assert_eq!(code(render(&input, &file, &[])), Some(5), "the output directory is a file");
+    let r = render(&input, Path::new("-"), &[]);
+    assert_eq!(r.code, Some(3));
+    assert!(r.stderr.contains("--out -: nix2dream writes a directory"), "{}", r.stderr);
+}
+
+/// The usage paragraph names the real output directory, and only on the
+/// first render into it; a closed pipe ends a listing quietly.
+#[test]
+fn usage_names_the_real_directory_once_and_a_closed_pipe_is_quiet() {
+    let s = setup();
+    let input = write_deployment(&s.root, services(), json!({}));
+    let first = render(&input, &s.out, &[]);
+    let shown = format!("cd {} && honcho start", s.out.display());
+    assert!(first.stderr.contains(&shown), "{}", first.stderr);
+    assert!(!first.stderr.contains("cd OUT"), "{}", first.stderr);
+    let again = render(&input, &s.out, &[]);
+    assert!(again.ok && !again.stderr.contains("honcho start"), "printed again:\n{}", again.stderr);
+    let piped = run(std::process::Command::new("sh")
+        .arg("-c")
+        // `true` reads nothing and exits at once: the writes that follow meet a closed pipe.
+        .arg("\"$0\" plugins inspect procfile | true")
+        .arg(dist().join("bin/nix2dream")));
+    assert!(piped.ok && !piped.stderr.contains("panicked") && !piped.stderr.contains("Broken pipe"), "{}", piped.stderr);
+}
