@@ -127,7 +127,8 @@ fn a_failure_at_any_step_leaves_the_previous_output_byte_identical() {
         if r.ok {
             break;
         }
-        assert_eq!(r.code, Some(1));
+        // Building an artifact (4) or writing the output directory (5).
+        assert!(matches!(r.code, Some(4 | 5)), "step {n}: exit code {:?}", r.code);
         assert!(r.stderr.contains("injected fault") && r.stderr.contains("nothing was written"), "step {n}: {}", r.stderr);
         assert_eq!(snapshot(&out), before, "step {n} failed and changed the output:\n{}", r.stderr);
         assert_no_leftovers(&out, &format!("failure at step {n}"));

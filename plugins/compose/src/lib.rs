@@ -21,7 +21,9 @@ const USAGE: &str = "\
 for i in OUT/images/*.tar; do docker load -i \"$i\"; done; docker-compose -f OUT/compose.yaml up -d
 Images hold each service's Nix closure and its config files. Ports are published on settings.compose.publishAddress \
 (default: all addresses), at their hostPort where one is set; internal ports are not published (only the other services reach them). \
-Services reach each other by name (the addresses in their env and argv say so); every container runs with an init (init: true) that reaps and forwards signals. An http healthcheck runs `wget` inside the container: put busybox or wget in the service's \
+Services reach each other by name (the addresses in their env and argv say so); every container runs with an init (init: true) that reaps and forwards signals. \
+Secrets: a file is mounted as a compose secret; a variable is taken from docker-compose's own environment \
+(secrets.<name>.environment), which must then be set for every docker-compose command (it reads the whole file). An http healthcheck runs `wget` inside the container: put busybox or wget in the service's \
 package/path, or use a command healthcheck. managers.compose (per service) and settings.compose.file (top level) are \
 merged into the generated YAML.";
 
