@@ -13,30 +13,45 @@ let
   );
   known = if names == [ ] then "none" else lib.concatStringsSep ", " names;
 
-  # Dependencies that name another existing service.
-  deps =
-    s:
-    builtins.filter (d: d != s && services ? ${d}) (builtins.attrNames services.${s}.dependsOn);
+  # Each service's dependencies that name another existing service, once.
+  depsOf = builtins.mapAttrs (
+    s: svc: builtins.filter (d: d != s && services ? ${d}) (builtins.attrNames svc.dependsOn)
+  ) services;
 
-  # A dependency path from `from` back to `start`, or null. `seen` bounds it.
-  pathBack =
-    start: seen: from:
-    let
-      next = deps from;
-    in
-    if builtins.elem start next then
-      [ start ]
-    else
-      lib.findFirst (p: p != null) null (
-        map (d: if builtins.elem d seen then null else lib.mapNullable (p: [ d ] ++ p) (pathBack start (seen ++ [ d ]) d)) next
-      );
-
+  # The cycle through `s` (`[ s … s ]`), or null. The services reachable
+  # from `s` are found breadth first by builtins.genericClosure (native,
+  # each service once, each with the service it was reached from); the
+  # path back is read from those parents. Polynomial, where the former
+  # path search was exponential on a ladder of dependencies.
   cycleOf =
     s:
     let
-      p = pathBack s [ s ] s;
+      reached = builtins.genericClosure {
+        startSet = map (d: {
+          key = d;
+          from = s;
+        }) depsOf.${s};
+        # Nothing beyond `s` itself is needed.
+        operator =
+          item:
+          if item.key == s then
+            [ ]
+          else
+            map (d: {
+              key = d;
+              from = item.key;
+            }) depsOf.${item.key};
+      };
+      parent = builtins.listToAttrs (
+        map (item: {
+          name = item.key;
+          value = item.from;
+        }) reached
+      );
+      # From `n` back to `s`, as the path from `s` to `n`.
+      pathTo = n: if parent.${n} == s then [ n ] else pathTo parent.${n} ++ [ n ];
     in
-    if p == null then null else [ s ] ++ p;
+    if lib.any (item: item.key == s) reached then [ s ] ++ pathTo s else null;
 
   # Each cycle is reported once, from its first service by name.
   cycleAssertions = lib.concatMap (
