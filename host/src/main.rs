@@ -116,8 +116,17 @@ impl LimitArgs {
     }
 
     fn load(&self, spec: &str, cache: Option<&engine::Cache>) -> Result<Plugin> {
-        let file = registry::resolve(spec)?;
-        Plugin::load(&file, self.limits(), cache)
+        let resolved = registry::resolve(spec)?;
+        for hidden in &resolved.shadowed {
+            eprintln!(
+                "warning: plugin {spec:?} is {} ({}), which shadows {} ({}): pass a path to choose one",
+                resolved.file.display(),
+                if hidden.origin == "bundled" { "from NIX2DREAM_PLUGIN_PATH" } else { "first on NIX2DREAM_PLUGIN_PATH" },
+                hidden.file.display(),
+                hidden.origin
+            );
+        }
+        Plugin::load(&resolved.file, self.limits(), cache)
     }
 }
 

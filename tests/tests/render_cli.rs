@@ -384,3 +384,23 @@ fn usage_names_the_real_directory_once_and_a_closed_pipe_is_quiet() {
         .arg(dist().join("bin/nix2dream")));
     assert!(piped.ok && !piped.stderr.contains("panicked") && !piped.stderr.contains("Broken pipe"), "{}", piped.stderr);
 }
+
+/// A plugin on NIX2DREAM_PLUGIN_PATH named like a bundled one is used, as
+/// the search order says, but never silently: `--plugin NAME` warns naming
+/// both files, and `plugins list` marks the bundled one shadowed.
+#[test]
+fn a_plugin_named_like_a_bundled_one_is_never_silent() {
+    let s = setup();
+    let dir = s.root.join("my-plugins");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(test_plugin("legacy-v0-3"), dir.join("procfile.wasm")).unwrap();
+    let input = write_deployment(&s.root, services(), json!({}));
+    let r = run(nix2dream().args(["render", "--plugin", "procfile"]).arg(&input).arg("--out").arg(&s.out).env("NIX2DREAM_PLUGIN_PATH", &dir));
+    assert!(r.ok, "{}", r.stderr);
+    let warning = format!("warning: plugin \"procfile\" is {}", dir.join("procfile.wasm").display());
+    assert!(r.stderr.contains(&warning) && r.stderr.contains("shadows") && r.stderr.contains("(bundled)"), "{}", r.stderr);
+    assert!(s.out.join("programs.txt").is_file(), "the path's plugin rendered");
+    let list = run(nix2dream().args(["plugins", "list"]).env("NIX2DREAM_PLUGIN_PATH", &dir));
+    let shadowed = list.stdout.lines().filter(|l| l.starts_with("procfile") && l.contains("(shadowed)")).count();
+    assert_eq!(shadowed, 1, "{}", list.stdout);
+}

@@ -54,23 +54,33 @@ pub fn list() -> Vec<Found> {
     all
 }
 
+/// A plugin `--plugin SPEC` names, and the files of the same name it hides.
+pub struct Resolved {
+    pub file: PathBuf,
+    /// Found later on the search path or among the bundled plugins: a
+    /// plugin named like another one is used, but never silently.
+    pub shadowed: Vec<Found>,
+}
+
 /// Resolves `--plugin SPEC`: a path when it names a file or has a `/` or a
-/// `.wasm` suffix, else a plugin name.
-pub fn resolve(spec: &str) -> Result<PathBuf> {
+/// `.wasm` suffix, else a plugin name (the first one found wins).
+pub fn resolve(spec: &str) -> Result<Resolved> {
     let as_path = Path::new(spec);
     if spec.contains('/') || spec.ends_with(".wasm") || as_path.is_file() {
         if as_path.is_file() {
-            return Ok(as_path.to_owned());
+            return Ok(Resolved { file: as_path.to_owned(), shadowed: Vec::new() });
         }
         bail!("plugin file {spec} does not exist");
     }
-    if let Some(found) = list().into_iter().find(|f| f.name == spec) {
-        return Ok(found.file);
+    let mut same_name = list().into_iter().filter(|f| f.name == spec);
+    if let Some(found) = same_name.next() {
+        return Ok(Resolved { file: found.file, shadowed: same_name.collect() });
     }
     let known: Vec<String> = list().into_iter().map(|f| f.name).collect();
     bail!(
         "no plugin named {spec:?}: looked on NIX2DREAM_PLUGIN_PATH and in the bundled plugins ({}). \
-         Known: {}. Pass a path to a .wasm file, or run `./x build` to build the bundled ones",
+         Known: {}. Pass a path to a .wasm file or put its directory on NIX2DREAM_PLUGIN_PATH \
+         (from a source checkout, `./x build` builds the bundled ones)",
         bundled_dir().map(|d| d.display().to_string()).unwrap_or_else(|| "unknown".into()),
         if known.is_empty() { "none".to_owned() } else { known.join(", ") }
     )
