@@ -54,14 +54,14 @@ enum PluginsCommand {
     /// Bundled plugins and those on NIX2DREAM_PLUGIN_PATH.
     List {
         #[command(flatten)]
-        limits: LimitArgs,
+        limits: LoadArgs,
     },
     /// What a plugin is, supports and accepts.
     Inspect {
         /// A plugin name or a path to a .wasm file.
         plugin: String,
         #[command(flatten)]
-        limits: LimitArgs,
+        limits: LoadArgs,
     },
 }
 
@@ -72,34 +72,54 @@ struct NixArgs {
     nixpkgs: Option<PathBuf>,
 }
 
+/// What loading a plugin and asking its `info()` takes (every command
+/// that loads plugins).
 #[derive(Args)]
-struct LimitArgs {
+struct LoadArgs {
     /// Memory a plugin may use, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = Limits::default().memory_bytes >> 20)]
     memory_limit: usize,
     /// CPU budget of one plugin call, in wasmtime fuel units (about one per instruction).
     #[arg(long, value_name = "UNITS", default_value_t = Limits::default().fuel)]
     fuel: u64,
-    /// Largest total size of what one plugin may render, in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = Limits::default().output_bytes >> 20)]
-    output_limit: usize,
     /// Largest plugin file that is compiled, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = Limits::default().plugin_bytes >> 20)]
     plugin_size_limit: usize,
-    /// Largest total size of the image archives one render may build, in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = image_requests::DEFAULT_IMAGE_LIMIT_MIB)]
-    image_limit: u64,
     /// Do not read or write the compiled-plugin cache.
     #[arg(long)]
     no_cache: bool,
 }
 
+/// What a render adds: bounds on what it produces (only `render` takes them,
+/// so `plugins list` and `inspect` do not accept flags that would do nothing).
+#[derive(Args)]
+struct LimitArgs {
+    #[command(flatten)]
+    load: LoadArgs,
+    /// Largest total size of what one plugin may render, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = Limits::default().output_bytes >> 20)]
+    output_limit: usize,
+    /// Largest total size of the image archives one render may build, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = image_requests::DEFAULT_IMAGE_LIMIT_MIB)]
+    image_limit: u64,
+}
+
 impl LimitArgs {
-    fn limits(&self) -> Limits {
+    fn cache(&self) -> Option<engine::Cache> {
+        self.load.cache()
+    }
+
+    fn load(&self, spec: &str, cache: Option<&engine::Cache>) -> Result<Plugin> {
+        self.load.load_with(spec, cache, self.output_limit << 20)
+    }
+}
+
+impl LoadArgs {
+    fn limits(&self, output_bytes: usize) -> Limits {
         Limits {
             memory_bytes: self.memory_limit << 20,
             fuel: self.fuel,
-            output_bytes: self.output_limit << 20,
+            output_bytes,
             plugin_bytes: self.plugin_size_limit << 20,
         }
     }
@@ -115,7 +135,12 @@ impl LimitArgs {
         })
     }
 
+    /// Loads a plugin for `plugins list`/`inspect` (no render: the default output limit).
     fn load(&self, spec: &str, cache: Option<&engine::Cache>) -> Result<Plugin> {
+        self.load_with(spec, cache, Limits::default().output_bytes)
+    }
+
+    fn load_with(&self, spec: &str, cache: Option<&engine::Cache>, output_bytes: usize) -> Result<Plugin> {
         let resolved = registry::resolve(spec)?;
         for hidden in &resolved.shadowed {
             eprintln!(
@@ -126,7 +151,7 @@ impl LimitArgs {
                 hidden.origin
             );
         }
-        Plugin::load(&resolved.file, self.limits(), cache)
+        Plugin::load(&resolved.file, self.limits(output_bytes), cache)
     }
 }
 
@@ -267,7 +292,7 @@ fn build_artifacts(
     Ok(())
 }
 
-fn plugins_list(limits: &LimitArgs) -> Result<()> {
+fn plugins_list(limits: &LoadArgs) -> Result<()> {
     let found = registry::list();
     let cache = limits.cache();
     if found.is_empty() {
@@ -286,7 +311,7 @@ fn plugins_list(limits: &LimitArgs) -> Result<()> {
     Ok(())
 }
 
-fn plugins_inspect(spec: &str, limits: &LimitArgs) -> Result<()> {
+fn plugins_inspect(spec: &str, limits: &LoadArgs) -> Result<()> {
     let p = limits.load(spec, limits.cache().as_ref())?;
     let unsupported: Vec<&str> = deployment::options::CORE_OPTIONS
         .iter()

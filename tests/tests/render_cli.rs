@@ -404,3 +404,15 @@ fn a_plugin_named_like_a_bundled_one_is_never_silent() {
     let shadowed = list.stdout.lines().filter(|l| l.starts_with("procfile") && l.contains("(shadowed)")).count();
     assert_eq!(shadowed, 1, "{}", list.stdout);
 }
+
+/// `plugins list` and `inspect` take only the flags that act on loading a
+/// plugin; the render's output and image limits are refused there.
+#[test]
+fn plugin_listing_refuses_render_only_limits() {
+    for flag in ["--output-limit", "--image-limit"] {
+        let r = run(nix2dream().args(["plugins", "inspect", "procfile", flag, "5"]));
+        assert_eq!(r.code, Some(2), "{flag}: {}", r.stderr);
+    }
+    let r = run(nix2dream().args(["plugins", "inspect", "procfile", "--memory-limit", "64", "--no-cache"]));
+    assert!(r.ok, "{}", r.stderr);
+}
