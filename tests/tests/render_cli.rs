@@ -416,3 +416,23 @@ fn plugin_listing_refuses_render_only_limits() {
     let r = run(nix2dream().args(["plugins", "inspect", "procfile", "--memory-limit", "64", "--no-cache"]));
     assert!(r.ok, "{}", r.stderr);
 }
+
+/// A re-render leaves no empty directory behind (here the folders of two
+/// plugins no longer rendered), but a directory holding a file of the
+/// user's stays, with the file.
+#[test]
+fn directories_emptied_by_a_re_render_are_removed() {
+    let s = setup();
+    let input = write_deployment(&s.root, services(), json!({}));
+    let legacy = test_plugin("legacy-v0-3");
+    let both = run(nix2dream().args(["render", "--plugin", "procfile", "--plugin"]).arg(&legacy).arg(&input).arg("--out").arg(&s.out));
+    assert!(both.ok, "{}", both.stderr);
+    assert!(s.out.join("procfile/bin").is_dir() && s.out.join("legacy-v0-3/programs.txt").is_file());
+    std::fs::write(s.out.join("legacy-v0-3/mine.txt"), "the user's").unwrap();
+    let one = render(&input, &s.out, &[]);
+    assert!(one.ok, "{}", one.stderr);
+    assert!(s.out.join("Procfile").is_file());
+    assert!(!s.out.join("procfile").exists(), "the emptied procfile/ folder stayed");
+    assert_eq!(std::fs::read_to_string(s.out.join("legacy-v0-3/mine.txt")).unwrap(), "the user's");
+    assert!(!s.out.join("legacy-v0-3/programs.txt").exists());
+}

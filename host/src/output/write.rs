@@ -9,7 +9,7 @@ use super::state::{OutputDir, MANIFEST};
 use super::{fault, paths, OutFile};
 use crate::text::printable;
 use anyhow::{anyhow, bail, Context, Result};
-use rustix::fs::{self as rfs, Mode, OFlags};
+use rustix::fs::{self as rfs, AtFlags, Mode, OFlags};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::Write;
 use std::os::fd::OwnedFd;
@@ -183,7 +183,30 @@ impl OutputDir {
         };
         self.place().switch(&ops, &name_step).with_context(|| format!("nothing was written to {}", self.path.display()))?;
         self.committed = true;
+        self.remove_emptied_dirs(&removed, &current);
         Ok(Written { written: current.into_iter().collect(), removed })
+    }
+
+    /// After a render, the directories its stale files leave empty (e.g. a
+    /// plugin's folder when that plugin is no longer used) go too: deepest
+    /// first, only when empty (`rmdir`; anything put there by someone else
+    /// keeps it), never one the new output uses, never through a link.
+    fn remove_emptied_dirs(&mut self, removed: &[String], current: &BTreeSet<String>) {
+        let in_use: HashSet<&Path> = current.iter().flat_map(|p| Path::new(p.as_str()).ancestors().skip(1)).collect();
+        let mut dirs: Vec<&Path> = removed
+            .iter()
+            .flat_map(|p| Path::new(p.as_str()).ancestors().skip(1))
+            .filter(|d| !d.as_os_str().is_empty() && !in_use.contains(d))
+            .collect();
+        // Deepest first, so that a parent is tried once its children are gone.
+        dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+        dirs.dedup();
+        for dir in dirs {
+            if let Ok((parent, name)) = self.tree.parent(dir) {
+                let _ = rfs::unlinkat(&*parent, name, AtFlags::REMOVEDIR);
+            }
+            self.tree.forget();
+        }
     }
 
     /// Puts `file` into the stage folder as a short name (so long file names
