@@ -35,6 +35,10 @@ pub const CORE_OPTIONS: &[&str] = &[
     "secrets",
 ];
 
+/// The signals `stopSignal` may name (nix/lib.nix `stopSignals` declares
+/// the same): ones every manager can send.
+pub const STOP_SIGNALS: &[&str] = &["SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGWINCH"];
+
 pub fn is_core_option(name: &str) -> bool {
     CORE_OPTIONS.contains(&name)
 }

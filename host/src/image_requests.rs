@@ -120,19 +120,20 @@ pub struct BuiltImages {
     /// Programs an image would start that are not in it, one sentence each
     /// naming the plugin, the image and the service.
     pub warnings: Vec<String>,
+    /// Their total size, which the image limit bounds (VM roots share it).
+    pub bytes: u64,
 }
 
 /// Builds every pending image of a render of `deployment` into `spool` and
 /// returns them as files to write; fails once their total size passes
 /// `limit_bytes`.
 pub fn build_all(images: &[PendingImage], deployment: &Deployment, spool: &Path, limit_bytes: u64) -> Result<BuiltImages> {
-    let mut built = BuiltImages { files: Vec::new(), warnings: Vec::new() };
+    let mut built = BuiltImages { files: Vec::new(), warnings: Vec::new(), bytes: 0 };
     if images.is_empty() {
         return Ok(built);
     }
     // Resolved only when some plugin asked for images: it touches the disk.
     let readable = Readable::of(deployment);
-    let mut total: u64 = 0;
     for (i, pending) in images.iter().enumerate() {
         let what = || format!("{}: image {}:{} ({})", pending.plugin, pending.request.name, pending.request.tag, pending.path);
         crate::interrupt::checkpoint();
@@ -140,13 +141,13 @@ pub fn build_all(images: &[PendingImage], deployment: &Deployment, spool: &Path,
         let spec = spec_of(pending, &readable).with_context(what)?;
         let dest = spool.join(format!("i{i}"));
         let image = image::build_archive(&spec, &dest).with_context(what)?;
-        total += image.bytes;
-        if total > limit_bytes {
+        built.bytes += image.bytes;
+        if built.bytes > limit_bytes {
             bail!(
                 "{}: the {} image(s) built so far take {} MiB, over the image limit of {} MiB (raise it with --image-limit MIB)",
                 what(),
                 i + 1,
-                total >> 20,
+                built.bytes >> 20,
                 limit_bytes >> 20
             );
         }

@@ -277,16 +277,7 @@ fn build_artifacts(
     for message in render::image_warnings(&images.warnings, options)? {
         print_message(message.severity, &message.text);
     }
-    let used: u64 = images
-        .files
-        .iter()
-        .filter_map(|f| match &f.contents {
-            output::Contents::Spooled(p) => std::fs::metadata(p).ok(),
-            _ => None,
-        })
-        .map(|m| m.len())
-        .sum();
-    let vm_roots = vm_requests::build_all(&outcome.vm_roots, deployment, &spool, image_limit.saturating_sub(used))?;
+    let vm_roots = vm_requests::build_all(&outcome.vm_roots, deployment, &spool, image_limit.saturating_sub(images.bytes))?;
     outcome.files.extend(images.files);
     outcome.files.extend(vm_roots);
     Ok(())

@@ -160,7 +160,8 @@ pub enum Condition {
     Completed,
 }
 
-/// The signals a service may be stopped with, by name and number (Linux).
+/// The signals a service may be stopped with (the core options'
+/// `STOP_SIGNALS`, which a host test compares), by name and number (Linux).
 pub const STOP_SIGNALS: &[(&str, i32)] =
     &[("SIGTERM", 15), ("SIGINT", 2), ("SIGQUIT", 3), ("SIGHUP", 1), ("SIGUSR1", 10), ("SIGUSR2", 12), ("SIGWINCH", 28)];
 

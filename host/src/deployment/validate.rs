@@ -2,15 +2,13 @@
 //! of the field concerned.
 
 use super::{options, Condition, Deployment, Protocol, Restart};
+use nix2dream_core_options::STOP_SIGNALS;
 use anyhow::{bail, Result};
 use std::collections::{BTreeMap, HashMap};
 
 /// The most replicas a service may ask for: far beyond any real deployment,
 /// and small enough for every manager's counters (and instance names).
 pub const MAX_REPLICAS: u32 = 10_000;
-
-/// The signals `stopSignal` may name (nix/lib.nix `stopSignals`).
-pub const STOP_SIGNALS: &[&str] = &["SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGWINCH"];
 
 /// At most this many problems are listed, then how many more there are.
 const MAX_LISTED: usize = 20;
@@ -293,6 +291,18 @@ fn find_cycle(d: &Deployment) -> Option<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use crate::deployment::from_json;
+    use super::STOP_SIGNALS;
+
+    /// The VM supervisor sends the signals `stopSignal` names by number:
+    /// its table covers the core options' list, with Linux's numbers.
+    #[test]
+    fn the_vm_supervisor_knows_every_stop_signal() {
+        let names: Vec<&str> = nix2dream_vm_init::STOP_SIGNALS.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, STOP_SIGNALS);
+        let numbers = [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT, libc::SIGHUP, libc::SIGUSR1, libc::SIGUSR2, libc::SIGWINCH];
+        let table: Vec<i32> = nix2dream_vm_init::STOP_SIGNALS.iter().map(|(_, n)| *n).collect();
+        assert_eq!(table, numbers);
+    }
 
     fn with_services(services: &str) -> String {
         format!(r#"{{"schema":"nix2dream/v1","name":"t","services":{services}}}"#)
