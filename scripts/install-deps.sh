@@ -38,6 +38,12 @@ if ! $only_build; then
   # The vm plugin's tests boot QEMU (TCG) with Debian's kernel and modules.
   need_cmd qemu-system-x86_64 qemu-system-x86
   ls /boot/vmlinuz-* >/dev/null 2>&1 || apt_missing+=(linux-image-amd64)
+  # The completion scripts are loaded by the shells they are for; man reads the pages.
+  need_cmd zsh zsh
+  need_cmd fish fish
+  need_cmd man man-db
+  need_cmd groff groff
+  need_cmd script bsdutils
 fi
 
 if [ ${#apt_missing[@]} -gt 0 ]; then
