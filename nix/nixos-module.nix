@@ -87,8 +87,9 @@ let
       };
       config = {
         deployment = n2d.evalServices {
-          inherit lib pkgs;
-          inherit modules;
+          inherit lib;
+          # `pkgs` as a module argument: only forced if a module uses it.
+          modules = [ { config._module.args.pkgs = pkgs; } ] ++ modules;
         };
         rendered = lib.mkOptionDefault (
           renderLib.render {

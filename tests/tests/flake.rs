@@ -1,0 +1,531 @@
+//! The Nix user's front door (flake.nix, default.nix, nix/render.nix,
+//! nix/nixos-module.nix), as far as machines without a full nixpkgs allow:
+//!
+//! - every .nix file of the repository parses; the builder scripts are
+//!   shellcheck-clean;
+//! - the flake's `lib` (and its output names) evaluate with nixpkgs' lib
+//!   alone (`--override-input nixpkgs` to a lib-only flake), and
+//!   `lib.evalServices` gives what `nix2dream eval` gives; so does
+//!   default.nix;
+//! - `lib.render`'s builder script, run outside Nix with the inputs the
+//!   flake computes (the deployment JSON with its context, the plugins, the
+//!   flags, a reference graph in exportReferencesGraph's format and no
+//!   `nix-store` on PATH), renders what a direct `nix2dream render` renders,
+//!   images included;
+//! - the NixOS module, with a pre-rendered directory (no import from
+//!   derivation), gives the units of the nixos plugin's module.nix.
+//!
+//! With a full nixpkgs (`NIX2DREAM_NIXPKGS` with `nixos/` and `pkgs/`):
+//! `nix flake show`, the derivations instantiate, NixOS evaluates the
+//! module, and `nix build` builds the package and renders in the sandbox.
+//! Elsewhere those are listed as skipped.
+
+use nix2dream_e2e::nixos_units::{evaluate, nix_instantiate};
+use nix2dream_e2e::*;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const NIX_FLAGS: [&str; 4] = ["--option", "build-users-group", "", "--extra-experimental-features"];
+
+/// `nix` with flakes on, as root without a nixbld group.
+fn nix() -> Command {
+    let mut cmd = Command::new("nix");
+    cmd.args(NIX_FLAGS).arg("nix-command flakes");
+    cmd
+}
+
+/// A copy of what the flake's lib side reads (no Cargo sources, no target/):
+/// `lib` and `nixosModules` must evaluate from these files alone.
+fn flake_copy(tmp: &Path) -> PathBuf {
+    let dir = tmp.join("flake");
+    let root = repo_root();
+    for entry in ["flake.nix", "default.nix", "nix", "examples", "tests/nixos"] {
+        let to = dir.join(entry);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        let r = run(Command::new("cp").arg("-r").arg(root.join(entry)).arg(&to));
+        assert!(r.ok, "cp {entry}: {}", r.stderr);
+    }
+    dir
+}
+
+/// nixpkgs as a flake to override the input with: the checkout itself when
+/// it is one (nixpkgs and nixpkgs-lib both are), else its lib/ wrapped.
+fn nixpkgs_flake(nixpkgs: &Path, tmp: &Path) -> String {
+    if nixpkgs.join("flake.nix").is_file() {
+        return format!("path:{}", nixpkgs.display());
+    }
+    let dir = tmp.join("nixpkgs-flake");
+    std::fs::create_dir_all(&dir).unwrap();
+    let r = run(Command::new("cp").arg("-r").arg(nixpkgs.join("lib")).arg(dir.join("lib")));
+    assert!(r.ok, "{}", r.stderr);
+    std::fs::write(dir.join("flake.nix"), "{ outputs = _: { lib = import ./lib; }; }\n").unwrap();
+    format!("path:{}", dir.display())
+}
+
+/// `nix eval --json FLAKE#ATTR --apply F` with nixpkgs overridden; impure, so
+/// that the examples may be read by absolute path.
+fn flake_eval(flake: &Path, nixpkgs: &str, attr: &str, apply: &str) -> Result<Value, String> {
+    let r = run(nix()
+        .args(["eval", "--json", "--impure", "--no-write-lock-file", "--override-input", "nixpkgs", nixpkgs])
+        .arg(format!("path:{}#{attr}", flake.display()))
+        .args(["--apply", apply]));
+    if r.ok {
+        Ok(serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout)))
+    } else {
+        Err(r.stderr)
+    }
+}
+
+fn eval_with_host(nixpkgs: &Path, file: &Path) -> Value {
+    let r = run(nix2dream().arg("eval").arg(file).env("NIX2DREAM_NIXPKGS", nixpkgs));
+    assert!(r.ok, "nix2dream eval {}: {}", file.display(), r.stderr);
+    serde_json::from_str(&r.stdout).unwrap()
+}
+
+/// Every .nix file under `dir` (not target/, dist/ or .git).
+fn nix_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        if path.is_dir() {
+            if !matches!(name.to_str(), Some("target" | "dist" | ".git")) {
+                nix_files(&path, out);
+            }
+        } else if path.extension().is_some_and(|e| e == "nix") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn every_nix_file_parses_and_the_builder_scripts_are_shellcheck_clean() {
+    let mut files = Vec::new();
+    nix_files(&repo_root(), &mut files);
+    for required in ["flake.nix", "default.nix", "nix/render.nix", "nix/package.nix", "nix/nixos-module.nix"] {
+        assert!(files.contains(&repo_root().join(required)), "{required} is missing");
+    }
+    for file in &files {
+        let r = run(nix_instantiate().arg("--parse").arg(file));
+        assert!(r.ok, "{} does not parse: {}", file.display(), r.stderr);
+    }
+    let r = run(Command::new("shellcheck")
+        .args(["-s", "sh"])
+        .arg(repo_root().join("nix/render-builder.sh"))
+        .arg(repo_root().join("nix/nix-store-from-graph.sh")));
+    assert!(r.ok, "shellcheck (apt-get install shellcheck): {}{}", r.stdout, r.stderr);
+}
+
+#[test]
+fn flake_outputs_and_lib_evaluate_with_only_nixpkgs_lib() {
+    let Some(nixpkgs) = nixpkgs_or_skip("flake::flake_outputs_and_lib_evaluate_with_only_nixpkgs_lib") else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let flake = flake_copy(tmp.path());
+    let np = nixpkgs_flake(&nixpkgs, tmp.path());
+
+    // The output names, and each per-system set's names, without touching
+    // pkgs (a lib-only nixpkgs has no legacyPackages).
+    let names = |attr: &str| flake_eval(&flake, &np, attr, "builtins.attrNames").unwrap_or_else(|e| panic!("{attr}: {e}"));
+    assert_eq!(names("lib"), json!(["evalDeploymentModules", "evalServices", "evalServicesWithContext", "modules", "render", "renderInputs"]));
+    for output in ["packages", "apps", "devShells", "checks"] {
+        assert_eq!(names(output), json!(["aarch64-linux", "x86_64-linux"]), "{output}");
+    }
+    assert_eq!(names("packages.x86_64-linux"), json!(["default", "demo-procfile", "nix2dream"]));
+    assert_eq!(names("apps.x86_64-linux"), json!(["default"]));
+    assert_eq!(names("devShells.x86_64-linux"), json!(["default"]));
+    assert_eq!(names("checks.x86_64-linux"), json!(["nix-layer", "package", "render-demo"]));
+    assert_eq!(names("nixosModules"), json!(["default"]));
+    assert_eq!(names("overlays"), json!(["default"]));
+    // Touching a package without nixpkgs' packages fails, and says so.
+    let e = flake_eval(&flake, &np, "packages.x86_64-linux.default", "p: p.name").expect_err("a package evaluated without pkgs");
+    assert!(e.contains("legacyPackages"), "{e}");
+
+    // lib.evalServices is the host's evaluation, for both examples.
+    for example in ["demo", "containers"] {
+        let file = repo_root().join(format!("examples/{example}/services.nix"));
+        let expected = eval_with_host(&nixpkgs, &file);
+        let got = flake_eval(&flake, &np, "lib.evalServices", &format!("f: f {{ modules = [ {} ]; }}", file.display()))
+            .unwrap_or_else(|e| panic!("lib.evalServices {example}: {e}"));
+        assert_eq!(got, expected, "lib.evalServices of examples/{example}");
+    }
+
+    // default.nix, for users without flakes: the same lib.
+    let file = repo_root().join("examples/demo/services.nix");
+    let expr = format!(
+        "(import {}/default.nix {{ nixpkgs = {}; }}).lib.evalServices {{ modules = [ {} ]; }}",
+        flake.display(),
+        nixpkgs.display(),
+        file.display()
+    );
+    let r = run(nix_instantiate().args(["--eval", "--strict", "--json", "--read-write-mode", "-E", &expr]));
+    assert!(r.ok, "default.nix: {}", r.stderr);
+    assert_eq!(serde_json::from_str::<Value>(&r.stdout).unwrap(), eval_with_host(&nixpkgs, &file));
+
+    // lib.render refuses what it cannot pass on.
+    let e = flake_eval(&flake, &np, "lib.renderInputs", &format!("f: (f {{ modules = [ {} ]; plugins = [ ]; }}).plugins", file.display()))
+        .expect_err("no plugins accepted");
+    assert!(e.contains("`plugins` must be a non-empty list"), "{e}");
+    let e = flake_eval(&flake, &np, "lib.renderInputs", "f: (f { plugins = [ \"compose\" ]; }).name").expect_err("no input accepted");
+    assert!(e.contains("exactly one of `modules` and `deployment`"), "{e}");
+}
+
+/// What `lib.renderInputs` gives, as the builder's environment sees it.
+struct RenderInputs {
+    name: String,
+    deployment_text: String,
+    plugins: String,
+    render_flags: String,
+    /// The store paths the deployment text's context names.
+    context: Vec<String>,
+}
+
+fn render_inputs(flake: &Path, np: &str, args: &str) -> RenderInputs {
+    let v = flake_eval(
+        flake,
+        np,
+        "lib.renderInputs",
+        &format!(
+            "f: let r = f {args}; in {{ inherit (r) name plugins renderFlags; text = r.deploymentText; \
+             context = builtins.attrNames (builtins.getContext r.deploymentText); }}"
+        ),
+    )
+    .unwrap_or_else(|e| panic!("lib.renderInputs: {e}"));
+    RenderInputs {
+        name: v["name"].as_str().unwrap().to_owned(),
+        deployment_text: v["text"].as_str().unwrap().to_owned(),
+        plugins: v["plugins"].as_str().unwrap().to_owned(),
+        render_flags: v["renderFlags"].as_str().unwrap().to_owned(),
+        context: v["context"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_owned()).collect(),
+    }
+}
+
+/// The reference graph Nix's exportReferencesGraph writes for `roots`
+/// (path, empty deriver, number of references, references), from the
+/// database through nix-store.
+fn reference_graph(roots: &[String]) -> String {
+    let mut out = String::new();
+    if roots.is_empty() {
+        return out;
+    }
+    let r = run(Command::new("nix-store").args(["--query", "--requisites"]).args(roots).env("NIX_CONFIG", "build-users-group ="));
+    assert!(r.ok, "{}", r.stderr);
+    for path in r.stdout.lines() {
+        let refs = run(Command::new("nix-store").args(["--query", "--references", path]).env("NIX_CONFIG", "build-users-group ="));
+        assert!(refs.ok, "{}", refs.stderr);
+        let refs: Vec<&str> = refs.stdout.lines().collect();
+        out += &format!("{path}\n\n{}\n", refs.len());
+        for r in refs {
+            out += &format!("{r}\n");
+        }
+    }
+    out
+}
+
+/// A directory of symbolic links to just the tools the builder scripts use:
+/// no nix-store, so the host's closure queries can only reach the graph.
+fn minimal_path(tmp: &Path) -> PathBuf {
+    let bin = tmp.join("minimal-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for tool in ["sh", "mktemp", "rm", "mkdir", "chmod", "awk"] {
+        let found = ["/bin", "/usr/bin"].iter().map(|d| Path::new(d).join(tool)).find(|p| p.exists());
+        let found = found.unwrap_or_else(|| panic!("{tool} not found in /bin or /usr/bin"));
+        std::os::unix::fs::symlink(found, bin.join(tool)).unwrap();
+    }
+    bin
+}
+
+fn without_bookkeeping(snapshot: Vec<(PathBuf, Vec<u8>)>) -> Vec<(PathBuf, Vec<u8>)> {
+    snapshot.into_iter().filter(|(p, _)| !p.starts_with(".nix2dream")).collect()
+}
+
+#[test]
+fn the_render_builder_outside_nix_renders_what_nix2dream_render_does_images_included() {
+    let Some(nixpkgs) = nixpkgs_or_skip("flake::the_render_builder_outside_nix_renders_what_nix2dream_render_does_images_included") else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let flake = flake_copy(tmp.path());
+    let np = nixpkgs_flake(&nixpkgs, tmp.path());
+    let services = repo_root().join("examples/containers/services.nix");
+
+    let inputs = render_inputs(
+        &flake,
+        &np,
+        &format!("{{ modules = [ {} ]; plugins = [ \"compose\" \"procfile\" ]; allowUnsupported = [ \"healthcheck\" ]; }}", services.display()),
+    );
+    assert_eq!(inputs.name, "nix2dream-containers");
+    assert_eq!(inputs.plugins, "compose procfile");
+    assert_eq!(inputs.render_flags, "--allow-unsupported healthcheck");
+    // The deployment's one store path (busybox) is in the context: an input
+    // of the derivation, so Nix would build and mount it.
+    let deployment: Value = serde_json::from_str(&inputs.deployment_text).unwrap();
+    let busybox = deployment["services"]["web"]["package"].as_str().unwrap().to_owned();
+    assert_eq!(inputs.context, [busybox.clone()]);
+
+    // The builder's directory, as Nix prepares it: the JSON (writeText's
+    // output) and the graph of its references.
+    let build = tmp.path().join("build");
+    std::fs::create_dir_all(&build).unwrap();
+    let json = build.join("deployment.json");
+    std::fs::write(&json, &inputs.deployment_text).unwrap();
+    std::fs::write(build.join("closure"), reference_graph(&inputs.context)).unwrap();
+
+    let out = tmp.path().join("out-builder");
+    let r = run(Command::new("sh")
+        .arg(repo_root().join("nix/render-builder.sh"))
+        .current_dir(&build)
+        .env_clear()
+        .env("PATH", minimal_path(tmp.path()))
+        .env("TMPDIR", &build)
+        .env("HOME", "/homeless-shelter")
+        .env("out", &out)
+        .env("nix2dream", dist().join("bin/nix2dream"))
+        .env("deploymentPath", &json)
+        .env("plugins", &inputs.plugins)
+        .env("renderFlags", &inputs.render_flags)
+        .env("closureGraph", "closure")
+        .env("nixStoreFromGraph", repo_root().join("nix/nix-store-from-graph.sh")));
+    assert!(r.ok, "render-builder.sh failed: {}{}", r.stdout, r.stderr);
+    assert!(!out.join(".nix2dream").exists(), "the bookkeeping stays out of the store output");
+    assert!(!Path::new("/homeless-shelter").exists());
+
+    let direct = tmp.path().join("out-direct");
+    let r = run(nix2dream()
+        .args(["render", "--plugin", "compose", "--plugin", "procfile", "--allow-unsupported", "healthcheck"])
+        .arg(&services)
+        .arg("--out")
+        .arg(&direct)
+        .env("NIX2DREAM_NIXPKGS", &nixpkgs));
+    assert!(r.ok, "{}", r.stderr);
+
+    let built = snapshot(&out);
+    let names: Vec<String> = built.iter().map(|(p, _)| p.display().to_string()).collect();
+    assert!(names.contains(&"compose/images/web.tar".to_owned()), "{names:?}");
+    assert!(names.contains(&"procfile/Procfile".to_owned()), "{names:?}");
+    assert_eq!(built, without_bookkeeping(snapshot(&direct)), "the builder's output differs from nix2dream render's");
+
+    // With a graph that lacks the image's closure, the image cannot be
+    // built: the host says the path is not valid, as nix-store would.
+    std::fs::write(build.join("closure"), "").unwrap();
+    let r = run(Command::new("sh")
+        .arg(repo_root().join("nix/render-builder.sh"))
+        .current_dir(&build)
+        .env_clear()
+        .env("PATH", minimal_path(&tmp.path().join("again")))
+        .env("TMPDIR", &build)
+        .env("out", tmp.path().join("out-missing"))
+        .env("nix2dream", dist().join("bin/nix2dream"))
+        .env("deploymentPath", &json)
+        .env("plugins", "compose")
+        .env("renderFlags", "")
+        .env("closureGraph", "closure")
+        .env("nixStoreFromGraph", repo_root().join("nix/nix-store-from-graph.sh")));
+    assert!(!r.ok, "rendered images without their closure");
+    assert!(r.stderr.contains("is not valid") && r.stderr.contains(&busybox), "{}", r.stderr);
+}
+
+#[test]
+fn nix_store_from_graph_answers_like_nix_store() {
+    let tmp = tempfile::tempdir().unwrap();
+    let busybox = busybox_package(tmp.path());
+    let graph = tmp.path().join("graph");
+    std::fs::write(&graph, reference_graph(std::slice::from_ref(&busybox))).unwrap();
+    let shim = |args: &[&str]| {
+        run(Command::new("sh").arg(repo_root().join("nix/nix-store-from-graph.sh")).args(args).env("NIX2DREAM_CLOSURE_GRAPH", &graph))
+    };
+    let real = run(Command::new("nix-store").args(["-qR", &busybox]).env("NIX_CONFIG", "build-users-group ="));
+    let sorted = |s: &str| {
+        let mut v: Vec<String> = s.lines().map(str::to_owned).collect();
+        v.sort();
+        v
+    };
+    for args in [vec!["--query", "--requisites"], vec!["-qR"], vec!["-q", "-R"]] {
+        let inside = format!("{busybox}/bin/sh");
+        let mut a = args.clone();
+        a.push(&inside);
+        let r = shim(&a);
+        assert!(r.ok, "{args:?}: {}", r.stderr);
+        assert_eq!(sorted(&r.stdout), sorted(&real.stdout), "{args:?}");
+    }
+    let r = shim(&["--query", "--requisites", "/nix/store/00000000000000000000000000000000-nope"]);
+    assert!(!r.ok && r.stderr.contains("is not valid"), "{}", r.stderr);
+    let r = shim(&["--query", "--references", &busybox]);
+    assert!(!r.ok && r.code == Some(2), "{}", r.stderr);
+}
+
+/// tests/nixos/eval.nix's view of a NixOS configuration made of the flake's
+/// module and `config` (with NixOS's option declarations), plus the
+/// deployment the module evaluated.
+fn nixos_module_eval(nixpkgs: &Path, config: &Path) -> Result<Value, String> {
+    let root = repo_root();
+    let expr = format!(
+        "let lib = import {np}/lib; \
+             base = import {root}/tests/nixos/eval.nix {{ inherit lib; module = {root}/nix/nixos-module.nix; extraModules = [ {config} ]; }}; \
+             system = lib.evalModules {{ modules = [ {root}/tests/nixos/options.nix {root}/nix/nixos-module.nix {config} ]; specialArgs.modulesPath = {root}/tests/nixos/modules; }}; \
+         in base // {{ deployments = lib.mapAttrs (_: d: d.deployment) system.config.nix2dream.deployments; }}",
+        np = nixpkgs.display(),
+        root = root.display(),
+        config = config.display()
+    );
+    let r = run(nix_instantiate().args(["--eval", "--strict", "--json", "--read-write-mode", "-E", &expr]));
+    if r.ok {
+        Ok(serde_json::from_str(&r.stdout).unwrap())
+    } else {
+        Err(r.stderr)
+    }
+}
+
+#[test]
+fn the_nixos_module_applies_the_nixos_plugins_module_nix() {
+    let Some(nixpkgs) = nixpkgs_or_skip("flake::the_nixos_module_applies_the_nixos_plugins_module_nix") else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    // A deployment without a name: the attribute's name is used.
+    let services = tmp.path().join("services.nix");
+    std::fs::write(
+        &services,
+        r#"{ ... }: {
+  settings.nixos.openFirewall = true;
+  services.web = {
+    process.argv = [ "/bin/httpd" "-f" "-p" "8080" ];
+    user = "www";
+    ports.http.port = 8080;
+  };
+  services.worker = { process.argv = [ "/bin/sleep" "1000" ]; dependsOn.web = { }; replicas = 2; };
+}
+"#,
+    )
+    .unwrap();
+    let named = tmp.path().join("named.nix");
+    std::fs::write(&named, "{ name = \"shop\"; }\n").unwrap();
+
+    // What the CLI renders for the same modules (the name given as a module).
+    let rendered = tmp.path().join("rendered");
+    let both = tmp.path().join("both.nix");
+    std::fs::write(&both, format!("{{ imports = [ {} {} ]; }}\n", services.display(), named.display())).unwrap();
+    let r = run(nix2dream().args(["render", "--plugin", "nixos"]).arg(&both).arg("--out").arg(&rendered).env("NIX2DREAM_NIXPKGS", &nixpkgs));
+    assert!(r.ok, "{}", r.stderr);
+    let direct = evaluate(&nixpkgs, &rendered.join("module.nix"), &[]).unwrap_or_else(|e| panic!("{e}"));
+
+    // The NixOS configuration: the deployment declared by attribute name,
+    // the rendered directory given (no import from derivation here), and
+    // no pkgs at all (nothing may need it).
+    let config = tmp.path().join("configuration.nix");
+    std::fs::write(
+        &config,
+        format!(
+            "{{ ... }}: {{\n  _module.args.pkgs = throw \"pkgs is not available in this test\";\n  \
+             nix2dream.deployments.shop = {{ modules = [ {} ]; rendered = {}; }};\n}}\n",
+            services.display(),
+            rendered.display()
+        ),
+    )
+    .unwrap();
+    let v = nixos_module_eval(&nixpkgs, &config).unwrap_or_else(|e| panic!("the NixOS module does not evaluate: {e}"));
+    assert_eq!(v["failedAssertions"], json!([]));
+    for key in ["units", "wantedBy", "users", "groups", "firewall", "extraDependencies"] {
+        assert_eq!(v[key], direct[key], "{key}: the module's result differs from module.nix's");
+    }
+    let mut units: Vec<&String> = v["units"].as_object().unwrap().keys().collect();
+    units.sort();
+    assert_eq!(units, ["shop-web.service", "shop-worker@.service", "shop.target"]);
+    assert_eq!(v["firewall"]["allowedTCPPorts"], json!([8080]));
+    // The deployment it evaluated is the CLI's.
+    assert_eq!(v["deployments"]["shop"], eval_with_host(&nixpkgs, &both));
+
+    // Two deployments merge; an empty configuration sets nothing.
+    let config2 = tmp.path().join("two.nix");
+    std::fs::write(
+        &config2,
+        format!(
+            "{{ ... }}: {{\n  _module.args.pkgs = throw \"no pkgs\";\n  \
+             nix2dream.deployments.shop = {{ modules = [ {s} ]; rendered = {r}; }};\n  \
+             systemd.services.extra.serviceConfig.ExecStart = \"/bin/true\";\n}}\n",
+            s = services.display(),
+            r = rendered.display()
+        ),
+    )
+    .unwrap();
+    let v = nixos_module_eval(&nixpkgs, &config2).unwrap_or_else(|e| panic!("{e}"));
+    assert!(v["units"]["extra.service"].is_string() && v["units"]["shop-web.service"].is_string(), "{}", v["units"]);
+    let empty = tmp.path().join("empty.nix");
+    std::fs::write(&empty, "{ _module.args.pkgs = throw \"no pkgs\"; }\n").unwrap();
+    let v = nixos_module_eval(&nixpkgs, &empty).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(v["units"], json!({}));
+    assert_eq!(v["deployments"], json!({}));
+
+    // A module.nix setting more than this module applies is an assertion.
+    let odd = tmp.path().join("odd");
+    std::fs::create_dir_all(&odd).unwrap();
+    std::fs::write(odd.join("module.nix"), "{ ... }: { environment.etc.x.text = \"x\"; }\n").unwrap();
+    let config3 = tmp.path().join("odd.nix");
+    std::fs::write(
+        &config3,
+        format!(
+            "{{ ... }}: {{ _module.args.pkgs = throw \"no pkgs\"; nix2dream.deployments.shop = {{ modules = [ {} ]; rendered = {}; }}; }}\n",
+            services.display(),
+            odd.display()
+        ),
+    )
+    .unwrap();
+    let v = nixos_module_eval(&nixpkgs, &config3).unwrap_or_else(|e| panic!("{e}"));
+    assert!(v["failedAssertions"][0].as_str().unwrap().contains("sets environment"), "{v}");
+}
+
+// ---------------------------------------------------------------- full nixpkgs
+
+#[test]
+fn full_nixpkgs_flake_show_and_the_derivations_instantiate() {
+    let Some(nixpkgs) = full_nixpkgs_or_skip("flake::full_nixpkgs_flake_show_and_the_derivations_instantiate") else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let root = repo_root();
+    let np = format!("path:{}", nixpkgs.display());
+    let flake = format!("git+file://{}", root.display());
+    let r = run(nix().args(["flake", "show", "--json", "--no-write-lock-file", "--override-input", "nixpkgs", &np]).arg(&flake));
+    assert!(r.ok, "nix flake show: {}", r.stderr);
+    let shown: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(shown["packages"]["x86_64-linux"]["default"]["type"], json!("derivation"), "{shown}");
+    for attr in [
+        "packages.x86_64-linux.default",
+        "packages.x86_64-linux.demo-procfile",
+        "devShells.x86_64-linux.default",
+        "checks.x86_64-linux.nix-layer",
+    ] {
+        let r = run(nix()
+            .args(["eval", "--raw", "--no-write-lock-file", "--override-input", "nixpkgs", &np])
+            .arg(format!("{flake}#{attr}.drvPath")));
+        assert!(r.ok && r.stdout.ends_with(".drv"), "{attr}: {}", r.stderr);
+    }
+
+    // NixOS itself takes the module (a pre-rendered directory: no IFD).
+    let rendered = tmp.path().join("rendered");
+    let services = root.join("examples/demo/services.nix");
+    let r = run(nix2dream().args(["render", "--plugin", "nixos"]).arg(&services).arg("--out").arg(&rendered).env("NIX2DREAM_NIXPKGS", &nixpkgs));
+    assert!(r.ok, "{}", r.stderr);
+    let expr = format!(
+        "let system = import {np}/nixos {{ configuration = {{ imports = [ {root}/nix/nixos-module.nix ]; boot.isContainer = true; \
+         system.stateVersion = \"25.05\"; nix2dream.deployments.demo = {{ modules = [ {services} ]; rendered = {rendered}; }}; }}; }}; \
+         in system.config.systemd.units.\"demo-web.service\".text",
+        np = nixpkgs.display(),
+        root = root.display(),
+        services = services.display(),
+        rendered = rendered.display()
+    );
+    let r = run(nix_instantiate().args(["--eval", "--strict", "--json", "-E", &expr]));
+    assert!(r.ok, "NixOS does not evaluate the module: {}", r.stderr);
+    assert!(r.stdout.contains("python3"), "{}", r.stdout);
+}
+
+#[test]
+fn full_nixpkgs_nix_build_builds_the_host_and_renders_in_the_sandbox() {
+    let Some(nixpkgs) = full_nixpkgs_or_skip("flake::full_nixpkgs_nix_build_builds_the_host_and_renders_in_the_sandbox (needs a binary cache or network for rustc and the crates)") else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let np = format!("path:{}", nixpkgs.display());
+    let flake = format!("git+file://{}", repo_root().display());
+    let result = tmp.path().join("result");
+    let r = run(nix()
+        .args(["build", "--no-write-lock-file", "--override-input", "nixpkgs", &np, "--out-link"])
+        .arg(&result)
+        .arg(format!("{flake}#demo-procfile")));
+    assert!(r.ok, "nix build .#demo-procfile: {}", r.stderr);
+    let procfile = std::fs::read_to_string(result.join("Procfile")).unwrap();
+    assert!(procfile.contains("web:"), "{procfile}");
+    assert!(!result.join(".nix2dream").exists());
+}
