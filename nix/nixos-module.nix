@@ -102,11 +102,27 @@ let
       };
     };
 
+  # A module function called as the module system would: with the
+  # arguments it names (module.nix takes `utils`, NixOS's).
+  apply =
+    f:
+    if builtins.isFunction f then
+      f (
+        moduleArgs
+        // builtins.mapAttrs (n: _: moduleArgs.${n} or config._module.args.${n}) (
+          lib.filterAttrs (n: optional: !optional || moduleArgs ? ${n} || config._module.args ? ${n}) (
+            builtins.functionArgs f
+          )
+        )
+      )
+    else
+      f;
+
   # Each deployment's module.nix, applied to this module's arguments.
   rendered = lib.mapAttrsToList (
     name: d:
     let
-      module = import "${d.rendered}/module.nix" moduleArgs;
+      module = apply (import "${d.rendered}/module.nix");
     in
     {
       inherit name module;

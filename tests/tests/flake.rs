@@ -12,6 +12,9 @@
 //!   flags, a reference graph in exportReferencesGraph's format and no
 //!   `nix-store` on PATH), renders what a direct `nix2dream render` renders,
 //!   images included;
+//! - `lib.render`'s derivation builds with this machine's Nix, given
+//!   stand-ins for nixpkgs' `writeText` and `stdenvNoCC`, and its store
+//!   output is that render too;
 //! - the NixOS module, with a pre-rendered directory (no import from
 //!   derivation), gives the units of the nixos plugin's module.nix.
 //!
@@ -320,6 +323,70 @@ fn the_render_builder_outside_nix_renders_what_nix2dream_render_does_images_incl
         .env("nixStoreFromGraph", repo_root().join("nix/nix-store-from-graph.sh")));
     assert!(!r.ok, "rendered images without their closure");
     assert!(r.stderr.contains("is not valid") && r.stderr.contains(&busybox), "{}", r.stderr);
+}
+
+/// `lib.render`'s derivation built by this machine's Nix, with stand-ins for
+/// the two things it takes from nixpkgs (`writeText`, `stdenvNoCC`: plain
+/// `derivation`s whose PATH is [`minimal_path`]) and this checkout's host.
+/// Nix itself does the rest: the deployment's context makes busybox an
+/// input, exportReferencesGraph writes the graph, the builder script runs.
+/// (These machines build without a sandbox; the real sandbox is the full
+/// nixpkgs test's.)
+#[test]
+fn lib_render_builds_with_nix_and_stand_ins_for_nixpkgs_stdenv() {
+    let Some(nixpkgs) = nixpkgs_or_skip("flake::lib_render_builds_with_nix_and_stand_ins_for_nixpkgs_stdenv") else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let services = repo_root().join("examples/containers/services.nix");
+    let expr = format!(
+        r#"let
+  lib = import {np}/lib;
+  render = (import {root}/nix/render.nix {{ inherit lib; }}).render;
+  tools = "{tools}";
+  system = builtins.currentSystem;
+  pkgs = {{
+    writeText = name: text: derivation {{
+      inherit name system text;
+      builder = "${{tools}}/sh";
+      args = [ "-c" "printf '%s' "$text" > "$out"" ];
+    }};
+    stdenvNoCC.mkDerivation = attrs: derivation (builtins.removeAttrs attrs [ "passthru" "meta" ] // {{
+      inherit system;
+      builder = "${{tools}}/sh";
+      args = [ "-c" attrs.buildCommand ];
+      PATH = tools;
+    }});
+  }};
+in
+render {{
+  inherit pkgs;
+  package = {{ outPath = "{dist}"; }};
+  modules = [ {services} ];
+  plugins = [ "compose" "procfile" ];
+  allowUnsupported = [ "healthcheck" ];
+}}"#,
+        np = nixpkgs.display(),
+        root = repo_root().display(),
+        tools = minimal_path(tmp.path()).display(),
+        dist = dist().display(),
+        services = services.display()
+    );
+    let r = run(Command::new("nix-build")
+        .args(["--option", "build-users-group", "", "--no-out-link", "-E", &expr]));
+    assert!(r.ok, "nix-build of lib.render's derivation: {}", r.stderr);
+    let out = PathBuf::from(r.stdout.trim());
+    assert!(out.starts_with("/nix/store") && out.to_string_lossy().ends_with("-nix2dream-containers"), "{}", out.display());
+
+    let direct = tmp.path().join("out-direct");
+    let r = run(nix2dream()
+        .args(["render", "--plugin", "compose", "--plugin", "procfile", "--allow-unsupported", "healthcheck"])
+        .arg(&services)
+        .arg("--out")
+        .arg(&direct)
+        .env("NIX2DREAM_NIXPKGS", &nixpkgs));
+    assert!(r.ok, "{}", r.stderr);
+    let built = snapshot(&out);
+    assert!(built.iter().any(|(p, _)| p == Path::new("compose/images/web.tar")), "{built:?}");
+    assert_eq!(built, without_bookkeeping(snapshot(&direct)), "the store output differs from nix2dream render's");
 }
 
 #[test]
