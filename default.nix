@@ -38,7 +38,9 @@ in
   default = nix2dream;
 
   # imports = [ (import ./nix2dream { }).nixosModules.default ];
-  nixosModules.default = ./nix/nixos-module.nix;
+  nixosModules.default = {
+    imports = [ ./nix/nixos-module.nix ];
+  };
 
-  overlays.default = final: _prev: { nix2dream = final.callPackage ./nix/package.nix { }; };
+  overlays.default = final: prev: { nix2dream = final.callPackage ./nix/package.nix { }; };
 }

@@ -46,7 +46,7 @@
         inherit (renderLib) renderInputs;
       };
 
-      overlays.default = final: _prev: { nix2dream = final.callPackage ./nix/package.nix { }; };
+      overlays.default = final: prev: { nix2dream = final.callPackage ./nix/package.nix { }; };
 
       packages = forAllSystems (
         _system: pkgs:
@@ -74,7 +74,11 @@
         }
       );
 
-      nixosModules.default = ./nix/nixos-module.nix;
+      # An attribute set (what `nix flake check` accepts), keeping the
+      # file in error messages.
+      nixosModules.default = {
+        imports = [ ./nix/nixos-module.nix ];
+      };
 
       devShells = forAllSystems (
         system: pkgs: {
@@ -142,7 +146,13 @@
                 };
               }
               ''
-                export NIX_STATE_DIR=$TMPDIR/nix NIX_STORE_DIR=$TMPDIR/store
+                # A private Nix store for nix-instantiate inside the build
+                # (as nixpkgs' own lib tests do).
+                export TEST_ROOT=$TMPDIR/nix-test
+                export NIX_BUILD_HOOK= NIX_CONF_DIR=$TEST_ROOT/etc NIX_LOCALSTATE_DIR=$TEST_ROOT/var \
+                  NIX_LOG_DIR=$TEST_ROOT/var/log/nix NIX_STATE_DIR=$TEST_ROOT/var/nix \
+                  NIX_STORE_DIR=$TEST_ROOT/store PAGER=cat
+                nix-store --init
                 cd "$src"
                 find . -name '*.nix' -print0 | xargs -0 -n1 nix-instantiate --parse > /dev/null
                 shellcheck -s sh nix/render-builder.sh nix/nix-store-from-graph.sh
