@@ -134,16 +134,13 @@
                   pkgs.nix
                   pkgs.shellcheck
                 ];
-                src = lib.fileset.toSource {
-                  root = ./.;
-                  fileset = lib.fileset.unions [
-                    ./flake.nix
-                    ./default.nix
-                    ./nix
-                    ./examples
-                    ./tests/nixos
-                  ];
-                };
+                src = import ./nix/source.nix { inherit lib; } "nix2dream-nix-files" [
+                  "flake.nix"
+                  "default.nix"
+                  "nix"
+                  "examples"
+                  "tests"
+                ];
               }
               ''
                 # A private Nix store for nix-instantiate inside the build

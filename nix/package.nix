@@ -28,24 +28,20 @@
   glibc,
 }:
 let
-  root = ../.;
   # Only what cargo reads: a change to docs/ or examples/ does not rebuild.
-  src = lib.fileset.toSource {
-    inherit root;
-    fileset = lib.fileset.unions [
-      ../Cargo.toml
-      ../Cargo.lock
-      ../core-options
-      ../host
-      ../plugins
-      ../vm-init
-      ../wit
-      ../xtask
-      ../nix
-      # a workspace member (with the test plugins): cargo reads its manifests
-      ../tests
-    ];
-  };
+  src = import ./source.nix { inherit lib; } "nix2dream-source" [
+    "Cargo.toml"
+    "Cargo.lock"
+    "core-options"
+    "host"
+    "plugins"
+    "vm-init"
+    "wit"
+    "xtask"
+    "nix"
+    # a workspace member (with the test plugins): cargo reads its manifests
+    "tests"
+  ];
   cargoToml = lib.importTOML ../Cargo.toml;
   wasmTarget = "wasm32-unknown-unknown";
   hostTriple = stdenv.hostPlatform.rust.rustcTargetSpec;
@@ -68,6 +64,9 @@ rustPlatform.buildRustPackage {
   cargoLock.lockFile = ../Cargo.lock;
 
   nativeBuildInputs = [ lld ];
+  # wasm-ld for the plugins, named as ./x's Debian route names it (rustc's
+  # default for the target, rust-lld, is not in nixpkgs' rustc).
+  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER = "${lld}/bin/wasm-ld";
   # vm-init is linked statically against glibc.
   buildInputs = [ glibc.static ];
 

@@ -2,7 +2,8 @@
 //! nix/nixos-module.nix), as far as machines without a full nixpkgs allow:
 //!
 //! - every .nix file of the repository parses; the builder scripts are
-//!   shellcheck-clean;
+//!   shellcheck-clean; nix/package.nix, with stand-ins for nixpkgs' Rust
+//!   tooling, builds what `./x build` builds;
 //! - the flake's `lib` (and its output names) evaluate with nixpkgs' lib
 //!   alone (`--override-input nixpkgs` to a lib-only flake), and
 //!   `lib.evalServices` gives what `nix2dream eval` gives; so does
@@ -170,6 +171,74 @@ fn flake_outputs_and_lib_evaluate_with_only_nixpkgs_lib() {
     assert!(e.contains("`plugins` must be a non-empty list"), "{e}");
     let e = flake_eval(&flake, &np, "lib.renderInputs", "f: (f { plugins = [ \"compose\" ]; }).name").expect_err("no input accepted");
     assert!(e.contains("exactly one of `modules` and `deployment`"), "{e}");
+}
+
+/// nix/package.nix with stand-ins for nixpkgs' Rust tooling: it builds
+/// what `./x build` builds (the same bundled plugins, componentized by
+/// xtask; vm-init static for the host triple) from a source holding every
+/// workspace member, and nothing of target/.
+#[test]
+fn the_package_builds_what_x_build_builds() {
+    let Some(nixpkgs) = nixpkgs_or_skip("flake::the_package_builds_what_x_build_builds") else { return };
+    let expr = format!(
+        r#"let
+  lib = import {np}/lib;
+  drv = import {root}/nix/package.nix {{
+    inherit lib;
+    stdenv.hostPlatform.rust.rustcTargetSpec = "x86_64-unknown-linux-gnu";
+    rustPlatform.buildRustPackage = attrs: attrs;
+    lld = "/lld";
+    glibc.static = "/glibc-static";
+  }};
+in {{
+  inherit (drv) pname version buildPhase installPhase buildInputs CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER;
+  src = builtins.attrNames (builtins.readDir drv.src);
+  lock = builtins.readFile drv.cargoLock.lockFile;
+}}"#,
+        np = nixpkgs.display(),
+        root = repo_root().display()
+    );
+    let r = run(nix_instantiate().args(["--eval", "--strict", "--json", "--read-write-mode", "-E", &expr]));
+    assert!(r.ok, "nix/package.nix: {}", r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["pname"], json!("nix2dream"));
+    assert_eq!(v["lock"].as_str().unwrap(), std::fs::read_to_string(repo_root().join("Cargo.lock")).unwrap());
+
+    // Every workspace member's top directory is in the source; target/ is not.
+    let src: Vec<&str> = v["src"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect();
+    let manifest = std::fs::read_to_string(repo_root().join("Cargo.toml")).unwrap();
+    let members = manifest.split("members = [").nth(1).unwrap().split(']').next().unwrap();
+    for member in members.split(',').map(|m| m.trim().trim_matches('"')).filter(|m| !m.is_empty()) {
+        let top = member.split('/').next().unwrap();
+        assert!(src.contains(&top), "{member} is not in the package's source {src:?}");
+    }
+    assert!(src.contains(&"wit") && src.contains(&"nix") && !src.contains(&"target"), "{src:?}");
+
+    // The bundled plugins of ./x (PLUGINS entries installed into dist/).
+    let x = std::fs::read_to_string(repo_root().join("x")).unwrap();
+    let bundled: Vec<(String, String)> = x
+        .lines()
+        .filter(|l| l.contains(":$DIST/lib/nix2dream/plugins\""))
+        .map(|l| {
+            let spec = l.trim().trim_matches('"');
+            let mut parts = spec.split(':');
+            (parts.next().unwrap().to_owned(), parts.next().unwrap().to_owned())
+        })
+        .collect();
+    assert_eq!(bundled.len(), 7, "{bundled:?}");
+    let build = v["buildPhase"].as_str().unwrap();
+    let install = v["installPhase"].as_str().unwrap();
+    for (krate, name) in &bundled {
+        assert!(build.contains(&format!("-p {krate}")), "{krate} is not built for wasm32:\n{build}");
+        let wasm = format!("target/wasm/wasm32-unknown-unknown/release/{}.wasm \"$out/lib/nix2dream/plugins/{name}.wasm\"", krate.replace('-', "_"));
+        assert!(install.contains(&format!("target/release/xtask componentize {wasm}")), "{name}:\n{install}");
+    }
+    assert_eq!(install.matches("xtask componentize").count(), bundled.len(), "{install}");
+    assert!(build.contains("--target wasm32-unknown-unknown"), "{build}");
+    assert!(build.contains("RUSTFLAGS=\"-C target-feature=+crt-static\"") && build.contains("-p nix2dream-vm-init --target x86_64-unknown-linux-gnu"), "{build}");
+    assert!(install.contains("\"$out/lib/nix2dream/vm-init\"") && install.contains("\"$out/share/nix2dream/nix\""), "{install}");
+    assert_eq!(v["buildInputs"], json!(["/glibc-static"]));
+    assert_eq!(v["CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER"], json!("/lld/bin/wasm-ld"));
 }
 
 /// What `lib.renderInputs` gives, as the builder's environment sees it.
