@@ -165,6 +165,28 @@ fn flake_outputs_and_lib_evaluate_with_only_nixpkgs_lib() {
     assert!(r.ok, "default.nix: {}", r.stderr);
     assert_eq!(serde_json::from_str::<Value>(&r.stdout).unwrap(), eval_with_host(&nixpkgs, &file));
 
+    // A deployment given evaluated (or as a JSON file) has no context: the
+    // store paths it names are made inputs by name (they must exist).
+    let containers = repo_root().join("examples/containers/services.nix");
+    let v = flake_eval(
+        &flake,
+        &np,
+        "lib",
+        &format!(
+            "l: let r = l.renderInputs {{ deployment = l.evalServices {{ modules = [ {} ]; }}; plugins = [ \"compose\" ]; strict = true; extraArgs = [ \"--fuel\" \"1000\" ]; }}; \
+             in {{ inherit (r) plugins renderFlags; context = builtins.getContext r.deploymentText; }}",
+            containers.display()
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let busybox = eval_with_host(&nixpkgs, &containers)["services"]["web"]["package"].clone();
+    assert_eq!(v["context"], json!({busybox.as_str().unwrap(): {"path": true}}));
+    assert_eq!(v["renderFlags"], json!("--strict --fuel 1000"));
+    let json_file = repo_root().join("examples/demo/deployment.json");
+    let v = flake_eval(&flake, &np, "lib.renderInputs", &format!("f: (f {{ deployment = {}; plugins = [ \"procfile\" ]; }}).deploymentText", json_file.display()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(v.as_str().unwrap(), std::fs::read_to_string(&json_file).unwrap(), "a JSON file is rendered as it is");
+
     // lib.render refuses what it cannot pass on.
     let e = flake_eval(&flake, &np, "lib.renderInputs", &format!("f: (f {{ modules = [ {} ]; plugins = [ ]; }}).plugins", file.display()))
         .expect_err("no plugins accepted");
