@@ -438,7 +438,7 @@ fn lib_render_builds_with_nix_and_stand_ins_for_nixpkgs_stdenv() {
     writeText = name: text: derivation {{
       inherit name system text;
       builder = "${{tools}}/sh";
-      args = [ "-c" "printf '%s' "$text" > "$out"" ];
+      args = [ "-c" ''printf '%s' "$text" > "$out"'' ];
     }};
     stdenvNoCC.mkDerivation = attrs: derivation (builtins.removeAttrs attrs [ "passthru" "meta" ] // {{
       inherit system;
