@@ -19,7 +19,14 @@
         "x86_64-linux"
         "aarch64-linux"
       ];
-      forAllSystems = f: lib.genAttrs systems (system: f system nixpkgs.legacyPackages.${system});
+      # A nixpkgs without packages (nixpkgs-lib, for users who only call
+      # `lib`) gives no per-system outputs rather than failing on them.
+      forAllSystems =
+        f:
+        if nixpkgs ? legacyPackages then
+          lib.genAttrs systems (system: f system nixpkgs.legacyPackages.${system})
+        else
+          { };
       n2d = import ./nix;
       renderLib = import ./nix/render.nix { inherit lib; };
     in

@@ -4,8 +4,9 @@
 //! - every .nix file of the repository parses; the builder scripts are
 //!   shellcheck-clean; nix/package.nix, with stand-ins for nixpkgs' Rust
 //!   tooling, builds what `./x build` builds;
-//! - the flake's `lib` (and its output names) evaluate with nixpkgs' lib
-//!   alone (`--override-input nixpkgs` to a lib-only flake), and
+//! - with nixpkgs' lib alone (`--override-input nixpkgs` to a lib-only
+//!   flake) `nix flake show` and `nix flake check --no-build` pass; the
+//!   output names evaluate without touching a package; and
 //!   `lib.evalServices` gives what `nix2dream eval` gives; so does
 //!   default.nix;
 //! - `lib.render`'s builder script, run outside Nix with the inputs the
@@ -53,17 +54,21 @@ fn flake_copy(tmp: &Path) -> PathBuf {
     dir
 }
 
-/// nixpkgs as a flake to override the input with: the checkout itself when
-/// it is one (nixpkgs and nixpkgs-lib both are), else its lib/ wrapped.
-fn nixpkgs_flake(nixpkgs: &Path, tmp: &Path) -> String {
-    if nixpkgs.join("flake.nix").is_file() {
-        return format!("path:{}", nixpkgs.display());
-    }
-    let dir = tmp.join("nixpkgs-flake");
+/// nixpkgs' lib/ as a flake to override the input with: `lib` only, as
+/// nixpkgs-lib is (a user calling only `lib` may follow such an input), or
+/// with `packages_throw`, also a `legacyPackages` whose every system throws:
+/// outputs may name packages, not touch them.
+fn nixpkgs_flake(nixpkgs: &Path, tmp: &Path, packages_throw: bool) -> String {
+    let dir = tmp.join(if packages_throw { "nixpkgs-throwing" } else { "nixpkgs-lib" });
     std::fs::create_dir_all(&dir).unwrap();
     let r = run(Command::new("cp").arg("-r").arg(nixpkgs.join("lib")).arg(dir.join("lib")));
     assert!(r.ok, "{}", r.stderr);
-    std::fs::write(dir.join("flake.nix"), "{ outputs = _: { lib = import ./lib; }; }\n").unwrap();
+    let packages = if packages_throw {
+        "legacyPackages = builtins.listToAttrs (map (system: { name = system; value = throw \"no nixpkgs packages on this machine\"; }) [ \"x86_64-linux\" \"aarch64-linux\" ]);"
+    } else {
+        ""
+    };
+    std::fs::write(dir.join("flake.nix"), format!("{{ outputs = _: {{ lib = import ./lib; {packages} }}; }}\n")).unwrap();
     format!("path:{}", dir.display())
 }
 
@@ -125,11 +130,25 @@ fn flake_outputs_and_lib_evaluate_with_only_nixpkgs_lib() {
     let Some(nixpkgs) = nixpkgs_or_skip("flake::flake_outputs_and_lib_evaluate_with_only_nixpkgs_lib") else { return };
     let tmp = tempfile::tempdir().unwrap();
     let flake = flake_copy(tmp.path());
-    let np = nixpkgs_flake(&nixpkgs, tmp.path());
+    let np = nixpkgs_flake(&nixpkgs, tmp.path(), false);
 
-    // The output names, and each per-system set's names, without touching
-    // pkgs (a lib-only nixpkgs has no legacyPackages).
-    let names = |attr: &str| flake_eval(&flake, &np, attr, "builtins.attrNames").unwrap_or_else(|e| panic!("{attr}: {e}"));
+    // With nixpkgs' lib alone: no per-system outputs, and the flake shows
+    // and checks.
+    let overridden = ["--no-write-lock-file", "--override-input", "nixpkgs", &np];
+    let r = run(nix().args(["flake", "show", "--json"]).args(overridden).arg(format!("path:{}", flake.display())));
+    assert!(r.ok, "nix flake show: {}", r.stderr);
+    assert_eq!(
+        serde_json::from_str::<Value>(&r.stdout).unwrap(),
+        json!({"apps": {}, "checks": {}, "devShells": {}, "packages": {}, "lib": {"type": "unknown"},
+               "nixosModules": {"default": {"type": "nixos-module"}}, "overlays": {"default": {"type": "nixpkgs-overlay"}}})
+    );
+    let r = run(nix().args(["flake", "check", "--no-build"]).args(overridden).arg(format!("path:{}", flake.display())));
+    assert!(r.ok, "nix flake check: {}", r.stderr);
+
+    // With packages that throw when touched: every per-system output is
+    // named without touching them.
+    let throwing = nixpkgs_flake(&nixpkgs, tmp.path(), true);
+    let names = |attr: &str| flake_eval(&flake, &throwing, attr, "builtins.attrNames").unwrap_or_else(|e| panic!("{attr}: {e}"));
     assert_eq!(names("lib"), json!(["evalDeploymentModules", "evalServices", "evalServicesWithContext", "modules", "render", "renderInputs"]));
     for output in ["packages", "apps", "devShells", "checks"] {
         assert_eq!(names(output), json!(["aarch64-linux", "x86_64-linux"]), "{output}");
@@ -140,9 +159,8 @@ fn flake_outputs_and_lib_evaluate_with_only_nixpkgs_lib() {
     assert_eq!(names("checks.x86_64-linux"), json!(["nix-layer", "package", "render-demo"]));
     assert_eq!(names("nixosModules"), json!(["default"]));
     assert_eq!(names("overlays"), json!(["default"]));
-    // Touching a package without nixpkgs' packages fails, and says so.
-    let e = flake_eval(&flake, &np, "packages.x86_64-linux.default", "p: p.name").expect_err("a package evaluated without pkgs");
-    assert!(e.contains("legacyPackages"), "{e}");
+    let e = flake_eval(&flake, &throwing, "packages.x86_64-linux.default", "p: p.name").expect_err("a package evaluated without pkgs");
+    assert!(e.contains("no nixpkgs packages on this machine"), "{e}");
 
     // lib.evalServices is the host's evaluation, for both examples.
     for example in ["demo", "containers"] {
@@ -337,7 +355,7 @@ fn the_render_builder_outside_nix_renders_what_nix2dream_render_does_images_incl
     let Some(nixpkgs) = nixpkgs_or_skip("flake::the_render_builder_outside_nix_renders_what_nix2dream_render_does_images_included") else { return };
     let tmp = tempfile::tempdir().unwrap();
     let flake = flake_copy(tmp.path());
-    let np = nixpkgs_flake(&nixpkgs, tmp.path());
+    let np = nixpkgs_flake(&nixpkgs, tmp.path(), false);
     let services = repo_root().join("examples/containers/services.nix");
 
     let inputs = render_inputs(
@@ -484,19 +502,29 @@ render {{
 fn nix_store_from_graph_answers_like_nix_store() {
     let tmp = tempfile::tempdir().unwrap();
     let busybox = busybox_package(tmp.path());
+    // A store path with references (busybox, and the script it runs), so
+    // the closure is more than the path itself.
+    let expr = format!(
+        "let b = builtins.storePath \"{busybox}\"; in derivation {{ name = \"refers-to-busybox\"; \
+         system = builtins.currentSystem; builder = \"${{b}}/bin/sh\"; args = [ \"-c\" \"echo ${{b}} > $out\" ]; }}"
+    );
+    let r = run(Command::new("nix-build").args(["--option", "build-users-group", "", "--no-out-link", "-E", &expr]));
+    assert!(r.ok, "{}", r.stderr);
+    let refers = r.stdout.trim().to_owned();
     let graph = tmp.path().join("graph");
-    std::fs::write(&graph, reference_graph(std::slice::from_ref(&busybox))).unwrap();
+    std::fs::write(&graph, reference_graph(std::slice::from_ref(&refers))).unwrap();
     let shim = |args: &[&str]| {
         run(Command::new("sh").arg(repo_root().join("nix/nix-store-from-graph.sh")).args(args).env("NIX2DREAM_CLOSURE_GRAPH", &graph))
     };
-    let real = run(Command::new("nix-store").args(["-qR", &busybox]).env("NIX_CONFIG", "build-users-group ="));
+    let real = run(Command::new("nix-store").args(["-qR", &refers]).env("NIX_CONFIG", "build-users-group ="));
+    assert_eq!(real.stdout.lines().count(), 2, "{}", real.stdout);
     let sorted = |s: &str| {
         let mut v: Vec<String> = s.lines().map(str::to_owned).collect();
         v.sort();
         v
     };
     for args in [vec!["--query", "--requisites"], vec!["-qR"], vec!["-q", "-R"]] {
-        let inside = format!("{busybox}/bin/sh");
+        let inside = format!("{refers}/inside");
         let mut a = args.clone();
         a.push(&inside);
         let r = shim(&a);
