@@ -165,6 +165,13 @@
                   diff "$TMPDIR/eval.json" examples/demo/deployment.json
                   exit 1
                 }
+                # The nixos plugin's module.nix evaluates against NixOS's
+                # option declarations (tests/nixos), as the e2e tests do.
+                export NIX2DREAM_CACHE_DIR=$TMPDIR/cache XDG_STATE_HOME=$TMPDIR/state
+                nix2dream render --nixpkgs ${nixpkgs} --plugin nixos examples/demo/services.nix --out "$TMPDIR/nixos"
+                nix-instantiate --eval --strict --json --read-write-mode tests/nixos/eval.nix \
+                  --arg lib "import ${nixpkgs}/lib" --arg module "$TMPDIR/nixos/module.nix" > "$TMPDIR/nixos.json"
+                grep -q '"demo-web.service"' "$TMPDIR/nixos.json"
                 touch "$out"
               '';
         }
