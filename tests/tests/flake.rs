@@ -370,7 +370,7 @@ fn the_render_builder_outside_nix_renders_what_nix2dream_render_does_images_incl
     // of the derivation, so Nix would build and mount it.
     let deployment: Value = serde_json::from_str(&inputs.deployment_text).unwrap();
     let busybox = deployment["services"]["web"]["package"].as_str().unwrap().to_owned();
-    assert_eq!(inputs.context, [busybox.clone()]);
+    assert_eq!(inputs.context, std::slice::from_ref(&busybox));
 
     // The builder's directory, as Nix prepares it: the JSON (writeText's
     // output) and the graph of its references.
