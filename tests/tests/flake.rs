@@ -17,8 +17,9 @@
 //! - `lib.render`'s derivation builds with this machine's Nix, given
 //!   stand-ins for nixpkgs' `writeText` and `stdenvNoCC`, and its store
 //!   output is that render too;
-//! - the NixOS module, with a pre-rendered directory (no import from
-//!   derivation), gives the units of the nixos plugin's module.nix.
+//! - the NixOS module gives the units of the nixos plugin's module.nix,
+//!   with a pre-rendered directory (no import from derivation) and by its
+//!   own render (lib.render with the stand-ins, imported from).
 //!
 //! With a full nixpkgs (`NIX2DREAM_NIXPKGS` with `nixos/` and `pkgs/`):
 //! `nix flake show`, the derivations instantiate, NixOS evaluates the
@@ -434,6 +435,31 @@ fn the_render_builder_outside_nix_renders_what_nix2dream_render_does_images_incl
     assert!(r.stderr.contains("is not valid") && r.stderr.contains(&busybox), "{}", r.stderr);
 }
 
+/// Stand-ins for what `lib.render` takes from nixpkgs: `writeText` and
+/// `stdenvNoCC.mkDerivation` as plain `derivation`s whose tools are those
+/// of `tools` (a [`minimal_path`]).
+fn stand_in_pkgs(tools: &Path) -> String {
+    format!(
+        r#"(let
+  tools = "{tools}";
+  system = builtins.currentSystem;
+in {{
+  writeText = name: text: derivation {{
+    inherit name system text;
+    builder = "${{tools}}/sh";
+    args = [ "-c" ''printf '%s' "$text" > "$out"'' ];
+  }};
+  stdenvNoCC.mkDerivation = attrs: derivation (builtins.removeAttrs attrs [ "passthru" "meta" ] // {{
+    inherit system;
+    builder = "${{tools}}/sh";
+    args = [ "-c" attrs.buildCommand ];
+    PATH = tools;
+  }});
+}})"#,
+        tools = tools.display()
+    )
+}
+
 /// `lib.render`'s derivation built by this machine's Nix, with stand-ins for
 /// the two things it takes from nixpkgs (`writeText`, `stdenvNoCC`: plain
 /// `derivation`s whose PATH is [`minimal_path`]) and this checkout's host.
@@ -450,21 +476,7 @@ fn lib_render_builds_with_nix_and_stand_ins_for_nixpkgs_stdenv() {
         r#"let
   lib = import {np}/lib;
   render = (import {root}/nix/render.nix {{ inherit lib; }}).render;
-  tools = "{tools}";
-  system = builtins.currentSystem;
-  pkgs = {{
-    writeText = name: text: derivation {{
-      inherit name system text;
-      builder = "${{tools}}/sh";
-      args = [ "-c" ''printf '%s' "$text" > "$out"'' ];
-    }};
-    stdenvNoCC.mkDerivation = attrs: derivation (builtins.removeAttrs attrs [ "passthru" "meta" ] // {{
-      inherit system;
-      builder = "${{tools}}/sh";
-      args = [ "-c" attrs.buildCommand ];
-      PATH = tools;
-    }});
-  }};
+  pkgs = {pkgs};
 in
 render {{
   inherit pkgs;
@@ -475,12 +487,12 @@ render {{
 }}"#,
         np = nixpkgs.display(),
         root = repo_root().display(),
-        tools = minimal_path(tmp.path()).display(),
+        pkgs = stand_in_pkgs(&minimal_path(tmp.path())),
         dist = dist().display(),
         services = services.display()
     );
     let r = run(Command::new("nix-build")
-        .args(["--option", "build-users-group", "", "--no-out-link", "-E", &expr]));
+        .args(["--option", "build-users-group", "", "--option", "substituters", "", "--no-out-link", "-E", &expr]));
     assert!(r.ok, "nix-build of lib.render's derivation: {}", r.stderr);
     let out = PathBuf::from(r.stdout.trim());
     assert!(out.starts_with("/nix/store") && out.to_string_lossy().ends_with("-nix2dream-containers"), "{}", out.display());
@@ -508,7 +520,7 @@ fn nix_store_from_graph_answers_like_nix_store() {
         "let b = builtins.storePath \"{busybox}\"; in derivation {{ name = \"refers-to-busybox\"; \
          system = builtins.currentSystem; builder = \"${{b}}/bin/sh\"; args = [ \"-c\" \"echo ${{b}} > $out\" ]; }}"
     );
-    let r = run(Command::new("nix-build").args(["--option", "build-users-group", "", "--no-out-link", "-E", &expr]));
+    let r = run(Command::new("nix-build").args(["--option", "build-users-group", "", "--option", "substituters", "", "--no-out-link", "-E", &expr]));
     assert!(r.ok, "{}", r.stderr);
     let refers = r.stdout.trim().to_owned();
     let graph = tmp.path().join("graph");
@@ -551,7 +563,8 @@ fn nixos_module_eval(nixpkgs: &Path, config: &Path) -> Result<Value, String> {
         root = root.display(),
         config = config.display()
     );
-    let r = run(nix_instantiate().args(["--eval", "--strict", "--json", "--read-write-mode", "-E", &expr]));
+    // Builds (the module's own render) find nothing to substitute here.
+    let r = run(nix_instantiate().args(["--option", "substituters", "", "--eval", "--strict", "--json", "--read-write-mode", "-E", &expr]));
     if r.ok {
         Ok(serde_json::from_str(&r.stdout).unwrap())
     } else {
@@ -615,6 +628,28 @@ fn the_nixos_module_applies_the_nixos_plugins_module_nix() {
     assert_eq!(v["firewall"]["allowedTCPPorts"], json!([8080]));
     // The deployment it evaluated is the CLI's.
     assert_eq!(v["deployments"]["shop"], eval_with_host(&nixpkgs, &both));
+
+    // Without `rendered`: the module renders with lib.render (stand-ins for
+    // nixpkgs' writeText/stdenvNoCC, this checkout's nix2dream), and the
+    // system's evaluation imports the result (IFD): the same units.
+    let ifd = tmp.path().join("ifd.nix");
+    std::fs::write(
+        &ifd,
+        format!(
+            "{{ ... }}: {{\n  _module.args.pkgs = {pkgs};\n  \
+             nix2dream.package = {{ type = \"derivation\"; name = \"nix2dream\"; outPath = \"{dist}\"; }};\n  \
+             nix2dream.deployments.shop.modules = [ {services} ];\n}}\n",
+            pkgs = stand_in_pkgs(&minimal_path(tmp.path())),
+            dist = dist().display(),
+            services = services.display()
+        ),
+    )
+    .unwrap();
+    let v = nixos_module_eval(&nixpkgs, &ifd).unwrap_or_else(|e| panic!("the NixOS module does not render by itself: {e}"));
+    assert_eq!(v["failedAssertions"], json!([]));
+    for key in ["units", "wantedBy", "users", "groups", "firewall", "extraDependencies"] {
+        assert_eq!(v[key], direct[key], "{key}: the module's own render differs from module.nix's");
+    }
 
     // Two deployments merge; an empty configuration sets nothing.
     let config2 = tmp.path().join("two.nix");
