@@ -25,6 +25,8 @@ if ! { command -v rustup >/dev/null && rustup target list --installed 2>/dev/nul
 fi
 if ! $only_build; then
   need_cmd nix-instantiate nix-bin
+  # `nix` (flakes; tests/tests/flake.rs evaluates flake.nix): also nix-bin.
+  need_cmd nix nix-bin
   need_cmd shellcheck shellcheck
   need_cmd python3 python3
   need_cmd skopeo skopeo
