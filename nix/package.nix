@@ -100,6 +100,12 @@ rustPlatform.buildRustPackage {
     ) plugins}
     install -Dm755 target/vm-init/${hostTriple}/release/nix2dream-vm-init "$out/lib/nix2dream/vm-init"
     cp -r nix "$out/share/nix2dream/nix"
+    # Manual pages and completions, generated from the command's own definitions.
+    "$out/bin/nix2dream" manpages "$out/share/man/man1"
+    mkdir -p "$out/share/bash-completion/completions" "$out/share/zsh/site-functions" "$out/share/fish/vendor_completions.d"
+    "$out/bin/nix2dream" completions bash > "$out/share/bash-completion/completions/nix2dream"
+    "$out/bin/nix2dream" completions zsh > "$out/share/zsh/site-functions/_nix2dream"
+    "$out/bin/nix2dream" completions fish > "$out/share/fish/vendor_completions.d/nix2dream.fish"
     runHook postInstall
   '';
 
