@@ -120,12 +120,22 @@ fn describe(pending: &PendingImage) -> String {
     format!("{}: image {}:{} ({})", pending.plugin, pending.request.name, pending.request.tag, pending.path)
 }
 
+/// A program an image would start that is not in it.
+pub struct ImageWarning {
+    /// `name@version` of the plugin that asked for the image.
+    pub plugin: String,
+    /// The service the image is for, when the plugin labelled it.
+    pub service: Option<String>,
+    /// The whole sentence, naming the plugin, the image and the service.
+    pub text: String,
+}
+
 /// The images of a render, spooled, and what assembling them found.
 pub struct BuiltImages {
     pub files: Vec<OutFile>,
     /// Programs an image would start that are not in it, one sentence each
     /// naming the plugin, the image and the service.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<ImageWarning>,
     /// Their total size, which the image limit bounds (VM roots share it).
     pub bytes: u64,
 }
@@ -181,7 +191,11 @@ pub fn build_all(images: &[PendingImage], deployment: &Deployment, spool: &Path,
             Some((_, name)) => format!("{}: service {name:?}: image {}", pending.plugin, pending.request.name),
             None => format!("{}: image {}", pending.plugin, pending.request.name),
         };
-        built.warnings.extend(missing.iter().map(|problem| format!("{subject}: {problem}")));
+        built.warnings.extend(missing.iter().map(|problem| ImageWarning {
+            plugin: pending.plugin_id.clone(),
+            service: service.map(|(_, name)| name.clone()),
+            text: format!("{subject}: {problem}"),
+        }));
         built.files.push(OutFile { path: pending.path.clone(), contents: Contents::Spooled(dest), executable: false, origin: pending.plugin.clone() });
     }
     Ok(built)

@@ -38,6 +38,10 @@ pub fn severity_name(severity: Severity) -> &'static str {
 /// A group of ignored options is listed with at most this many services.
 const LISTED_SERVICES: usize = 3;
 
+/// Other messages of one plugin and severity shown before the rest are
+/// only counted (20,000 images without their program: 5 lines and a count).
+const LISTED_SIMILAR: usize = 5;
+
 /// The messages as lines for the terminal: every ignored option of one
 /// plugin becomes one line listing a few services and a count (10,000
 /// services must not mean 10,000 lines), unless `verbose`. The order is
@@ -45,21 +49,46 @@ const LISTED_SERVICES: usize = 3;
 pub fn grouped(messages: &[Message], verbose: bool) -> Vec<(Severity, String)> {
     let mut lines: Vec<(Severity, String)> = Vec::new();
     let mut groups: Vec<(usize, &Message, Vec<&str>)> = Vec::new();
+    // Per plugin and severity: how many other messages, and where the count line stands.
+    let mut similar: Vec<(&str, Severity, usize, usize)> = Vec::new();
     for m in messages {
         let key = |g: &&mut (usize, &Message, Vec<&str>)| g.1.plugin == m.plugin && g.1.option == m.option && g.1.severity == m.severity;
-        match (m.unsupported && !verbose, m.service.as_deref()) {
-            (true, Some(service)) => match groups.iter_mut().find(key) {
+        match (m.unsupported && !verbose, m.service.as_deref(), m.plugin.as_deref()) {
+            (true, Some(service), _) => match groups.iter_mut().find(key) {
                 Some(group) => group.2.push(service),
                 None => {
                     groups.push((lines.len(), m, vec![service]));
                     lines.push((m.severity, String::new()));
                 }
             },
+            (false, _, Some(plugin)) if !verbose => {
+                let at = match similar.iter().position(|s| s.0 == plugin && s.1 == m.severity) {
+                    Some(at) => at,
+                    None => {
+                        similar.push((plugin, m.severity, 0, 0));
+                        similar.len() - 1
+                    }
+                };
+                similar[at].2 += 1;
+                if similar[at].2 <= LISTED_SIMILAR {
+                    lines.push((m.severity, m.text.clone()));
+                } else if similar[at].2 == LISTED_SIMILAR + 1 {
+                    similar[at].3 = lines.len();
+                    lines.push((m.severity, String::new()));
+                }
+            }
             _ => lines.push((m.severity, m.text.clone())),
         }
     }
     for (at, first, services) in groups {
         lines[at].1 = if services.len() == 1 { first.text.clone() } else { group_text(first, &services) };
+    }
+    for (plugin, severity, count, at) in similar.into_iter().filter(|s| s.2 > LISTED_SIMILAR) {
+        lines[at].1 = format!(
+            "plugin {plugin}: {} more {}s like those above (-v lists them all, --format json gives each)",
+            count - LISTED_SIMILAR,
+            severity_name(severity)
+        );
     }
     lines
 }
@@ -124,5 +153,17 @@ mod tests {
         assert_eq!(texts[1], "plugin said so", "the order is kept");
         assert_eq!(texts[2], messages[6].text, "a group of one is the message itself");
         assert_eq!(grouped(&messages, true).len(), messages.len(), "-v lists every service");
+    }
+
+    #[test]
+    fn many_messages_of_one_plugin_are_a_few_lines_and_a_count_unless_verbose() {
+        let said = |i: usize| Message { unsupported: false, option: None, text: format!("image {i} lacks its program"), ..ignored("x", "y") };
+        let messages: Vec<Message> = (0..20).map(said).collect();
+        let lines = grouped(&messages, false);
+        assert_eq!(lines.len(), LISTED_SIMILAR + 1);
+        assert_eq!(lines[0].1, "image 0 lacks its program");
+        assert_eq!(lines[5].1, "plugin procfile@0.1.0: 15 more warnings like those above (-v lists them all, --format json gives each)");
+        assert_eq!(grouped(&messages[..5], false).len(), 5, "no count line for five");
+        assert_eq!(grouped(&messages, true).len(), 20);
     }
 }

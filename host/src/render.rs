@@ -27,7 +27,10 @@ pub struct Outcome {
 /// An image a plugin asked for, with its output path already prefixed.
 pub struct PendingImage {
     pub path: String,
+    /// `plugin name@version`, for messages.
     pub plugin: String,
+    /// `name@version`.
+    pub plugin_id: String,
     pub request: ImageRequest,
 }
 
@@ -133,7 +136,7 @@ pub fn render(deployment: &Deployment, plugins: &[Plugin], options: &Options) ->
                         errors.push(plugin_error(plugin, format!("{}: refused image path: {e}", plugin.label())));
                         continue;
                     }
-                    images.push(PendingImage { path: prefix.clone() + &request.path, plugin: plugin.label(), request });
+                    images.push(PendingImage { path: prefix.clone() + &request.path, plugin: plugin.label(), plugin_id: plugin.id(), request });
                 }
                 Artifact::VmRoot(request) => {
                     if let Err(e) = paths::checked(&request.path) {
@@ -153,11 +156,18 @@ pub fn render(deployment: &Deployment, plugins: &[Plugin], options: &Options) ->
 
 /// What assembling the images found (a program an image would start is not
 /// in it): warnings, or with `--strict` an error, before anything is written.
-pub fn image_warnings(warnings: &[String], options: &Options) -> Result<Vec<Message>> {
+pub fn image_warnings(warnings: &[crate::image_requests::ImageWarning], options: &Options) -> Result<Vec<Message>> {
     let (severity, mark) = if options.strict { (Severity::Error, " [--strict]") } else { (Severity::Warning, "") };
     let messages: Vec<Message> = warnings
         .iter()
-        .map(|w| Message { severity, plugin: None, service: None, option: None, text: printable(w) + mark, unsupported: false })
+        .map(|w| Message {
+            severity,
+            plugin: Some(w.plugin.clone()),
+            service: w.service.clone(),
+            option: None,
+            text: printable(&w.text) + mark,
+            unsupported: false,
+        })
         .collect();
     if options.strict && !messages.is_empty() {
         return Err(RenderFailed { errors: messages }.into());
@@ -172,7 +182,11 @@ mod tests {
     #[test]
     fn image_warnings_are_errors_under_strict() {
         let options = |strict| Options { strict, allow_unsupported: Vec::new() };
-        let found = ["docker@0.1.0: image x: the Cmd program \"\u{1b}[2Jsh\" is not in the image".to_owned()];
+        let found = [crate::image_requests::ImageWarning {
+            plugin: "docker@0.1.0".into(),
+            service: None,
+            text: "docker@0.1.0: image x: the Cmd program \"\u{1b}[2Jsh\" is not in the image".into(),
+        }];
         let messages = image_warnings(&found, &options(false)).unwrap();
         assert_eq!(messages[0].text, "docker@0.1.0: image x: the Cmd program \"\\u{1b}[2Jsh\" is not in the image");
         let e = image_warnings(&found, &options(true)).unwrap_err().to_string();
