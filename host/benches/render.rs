@@ -250,6 +250,10 @@ fn main() {
         case(&args[pos + 1], args[pos + 2].parse().unwrap());
         return;
     }
+    if args.iter().any(|a| a == "--nix-only") {
+        nix_layer(&args[0]);
+        return;
+    }
     if let Some(pos) = args.iter().position(|a| a == "--scale") {
         scale(args[pos + 1].parse().unwrap());
         return;
