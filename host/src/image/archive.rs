@@ -1,9 +1,12 @@
-//! The final archive: layers written to temp files beside `dest`, then
-//! streamed with the JSON documents into ONE tar that is both an OCI image
-//! layout and a docker-archive, renamed into place at the end.
+//! The final archive: ONE tar that is both an OCI image layout and a
+//! docker-archive, written beside `dest` and renamed into place at the end.
+//! Each layer is written twice: first into a sink, hashed (the documents at
+//! the head of the archive name each layer's digest and size), then
+//! straight into the archive, so that the archive is the only file written:
+//! reading the store twice (the second time from the page cache) costs far
+//! less than writing every layer to a temp file and copying it.
 
 use std::collections::BTreeSet;
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -12,7 +15,7 @@ use anyhow::{bail, Context, Result};
 use tar::EntryType;
 
 use super::config::{self, Descriptor, MEDIA_CONFIG, MEDIA_LAYER};
-use super::layer::{self, digest_of, header, Blob, Exact, LayerWriter};
+use super::layer::{self, digest_of, header, Blob, Pass};
 use super::{user, BuiltImage, ImageSpec};
 
 /// How the sorted closure is split into store layers: one path per layer
@@ -48,13 +51,11 @@ pub(super) fn write(spec: &ImageSpec, closure: &[PathBuf], dest: &Path) -> Resul
     paths.sort();
     paths.dedup();
 
-    // Layers, each to its own temp file, hashed while written.
+    // Layers, hashed into a sink: their digests and sizes.
+    let groups = group_paths(&paths, spec.max_layers);
     let mut layers: Vec<(Blob, String)> = Vec::new();
-    for (i, group) in group_paths(&paths, spec.max_layers).into_iter().enumerate() {
-        let mut writer = LayerWriter::create(&work.path().join(format!("layer-{i}.tar")))?;
-        for path in group {
-            writer.add_store_path(path)?;
-        }
+    for group in &groups {
+        let (_, blob) = layer::write_store_layer(group, std::io::sink(), Pass::Measure)?;
         // Named as inside the image, whatever the source directory.
         let in_image = |p: &PathBuf| {
             format!(
@@ -62,7 +63,7 @@ pub(super) fn write(spec: &ImageSpec, closure: &[PathBuf], dest: &Path) -> Resul
                 p.file_name().unwrap_or_default().to_string_lossy()
             )
         };
-        let created_by = match group {
+        let created_by = match &group[..] {
             [one] => format!("nix2dream: store path {}", in_image(one)),
             many => format!(
                 "nix2dream: {} store paths, {} to {}",
@@ -71,7 +72,7 @@ pub(super) fn write(spec: &ImageSpec, closure: &[PathBuf], dest: &Path) -> Resul
                 in_image(&many[many.len() - 1])
             ),
         };
-        layers.push((writer.finish()?, created_by));
+        layers.push((blob, created_by));
     }
     // The volumes and the working directory exist, owned by the image's user.
     let owner = user::resolve(spec.config.user.as_deref(), &spec.files).context("resolving the image's user")?;
@@ -84,11 +85,12 @@ pub(super) fn write(spec: &ImageSpec, closure: &[PathBuf], dest: &Path) -> Resul
         .filter(|d| d.trim_matches('/') != "" && !spec.config.shared_dirs.contains(d))
         .cloned()
         .collect();
-    let files_layer =
-        layer::write_files_layer(&spec.files, &owned_dirs, &spec.config.shared_dirs, owner, &work.path().join("layer-files.tar"))
-        .context("writing the files layer")?;
+    let files_layer = |out: &mut dyn Write, pass| {
+        layer::write_files_layer(&spec.files, &owned_dirs, &spec.config.shared_dirs, owner, out, pass).map(|(_, blob)| blob)
+    };
+    let files_blob = files_layer(&mut std::io::sink(), Pass::Measure).context("writing the files layer")?;
     layers.push((
-        files_layer,
+        files_blob,
         format!("nix2dream: {} files, /tmp, volumes and working directory", spec.files.len()),
     ));
 
@@ -142,22 +144,31 @@ pub(super) fn write(spec: &ImageSpec, closure: &[PathBuf], dest: &Path) -> Resul
         &format!("blobs/sha256/{}", hex(&manifest_digest)),
         &manifest_json,
     )?;
+    // The layers themselves, in the same order, each tar entry written by
+    // hand: its header (size and digest known), the layer streamed into the
+    // archive, the padding to the next 512-byte block.
     let mut written = BTreeSet::new();
-    for (blob, _) in &layers {
+    for (i, (blob, _)) in layers.iter().enumerate() {
         if !written.insert(blob.digest.clone()) {
             continue; // identical layers share one blob
         }
-        let file =
-            File::open(&blob.path).with_context(|| format!("opening {}", blob.path.display()))?;
         let mut h = header(EntryType::Regular, 0o644, blob.size);
-        tar.append_data(
-            &mut h,
-            format!("blobs/sha256/{}", blob.hex()),
-            Exact::new(file, blob.size),
-        )
+        h.set_path(format!("blobs/sha256/{}", blob.hex())).context("naming a layer blob")?;
+        h.set_cksum();
+        let out: &mut dyn Write = tar.get_mut();
+        out.write_all(h.as_bytes()).context("writing the archive")?;
+        let again = match groups.get(i) {
+            Some(group) => layer::write_store_layer(group, &mut *out, Pass::Write).map(|(_, blob)| blob),
+            None => files_layer(&mut *out, Pass::Write),
+        }
         .with_context(|| format!("writing layer {} into the archive", blob.digest))?;
-        // The temp copy is no longer needed: free the space early.
-        std::fs::remove_file(&blob.path).ok();
+        // The store is read-only: a layer of another size the second time
+        // means a path changed under us, and the archive would not load.
+        if again.size != blob.size {
+            bail!("layer {} changed while the image was written (was a store path modified?): build the image again", blob.digest);
+        }
+        let padding = (512 - blob.size % 512) % 512;
+        out.write_all(&[0u8; 512][..padding as usize]).context("writing the archive")?;
     }
     let mut buffered = tar.into_inner().context("finishing the archive")?;
     buffered.flush().context("writing the archive")?;

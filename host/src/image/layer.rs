@@ -1,4 +1,6 @@
-//! Reproducible layer tars, written to a temp file while being hashed.
+//! Reproducible layer tars, hashed while written: once into a sink (for
+//! their digest and size, which the archive's documents name first), then
+//! straight into the archive (see `archive.rs`): no temp copy of a layer.
 //!
 //! Every entry has mtime 1 (as in the Nix store), uid/gid 0 (except the
 //! directories the service writes to), no user or group names, and a
@@ -7,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -20,10 +22,9 @@ use super::ImageFile;
 /// Modification time of every entry: 1, like the Nix store.
 pub(super) const MTIME: u64 = 1;
 
-/// A blob written to disk, with its digest.
-#[derive(Debug, Clone)]
+/// A layer's digest and size.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Blob {
-    pub path: PathBuf,
     /// `sha256:<hex>`.
     pub digest: String,
     pub size: u64,
@@ -41,10 +42,10 @@ pub(super) fn digest_of(bytes: &[u8]) -> String {
     format!("sha256:{:x}", Sha256::digest(bytes))
 }
 
-/// Hashes and counts what goes through it.
+/// Counts what goes through it, and hashes it unless told not to.
 pub(super) struct HashingWriter<W> {
     inner: W,
-    hasher: Sha256,
+    hasher: Option<Sha256>,
     written: u64,
 }
 
@@ -52,16 +53,21 @@ impl<W: Write> HashingWriter<W> {
     pub fn new(inner: W) -> Self {
         HashingWriter {
             inner,
-            hasher: Sha256::new(),
+            hasher: Some(Sha256::new()),
             written: 0,
         }
     }
 
-    /// The inner writer, `sha256:<hex>` and the byte count.
+    /// Counting only (the digest is known already).
+    pub fn counting(inner: W) -> Self {
+        HashingWriter { inner, hasher: None, written: 0 }
+    }
+
+    /// The inner writer, `sha256:<hex>` (empty when only counting) and the byte count.
     pub fn finish(self) -> (W, String, u64) {
         (
             self.inner,
-            format!("sha256:{:x}", self.hasher.finalize()),
+            self.hasher.map(|h| format!("sha256:{:x}", h.finalize())).unwrap_or_default(),
             self.written,
         )
     }
@@ -70,7 +76,9 @@ impl<W: Write> HashingWriter<W> {
 impl<W: Write> Write for HashingWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
+        if let Some(hasher) = &mut self.hasher {
+            hasher.update(&buf[..n]);
+        }
         self.written += n as u64;
         Ok(n)
     }
@@ -122,23 +130,30 @@ pub(super) fn header(kind: EntryType, mode: u32, size: u64) -> Header {
     header
 }
 
-/// One layer tar being written to a temp file.
-pub(super) struct LayerWriter {
-    builder: tar::Builder<HashingWriter<BufWriter<File>>>,
-    path: PathBuf,
+/// The two passes over a layer: measuring it (its digest and size) and
+/// writing it into the archive (counted only: its digest is known, and
+/// hashing it again would cost as much as the temp copy it replaces).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Pass {
+    Measure,
+    Write,
+}
+
+/// One layer tar being written, counted, and hashed when measured.
+pub(super) struct LayerWriter<W: Write> {
+    builder: tar::Builder<HashingWriter<W>>,
     store_dirs_written: bool,
 }
 
-impl LayerWriter {
-    pub fn create(path: &Path) -> Result<Self> {
-        let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
-        let mut builder = tar::Builder::new(HashingWriter::new(BufWriter::new(file)));
+impl<W: Write> LayerWriter<W> {
+    pub fn new(out: W, pass: Pass) -> Self {
+        let counted = match pass {
+            Pass::Measure => HashingWriter::new(out),
+            Pass::Write => HashingWriter::counting(out),
+        };
+        let mut builder = tar::Builder::new(counted);
         builder.mode(tar::HeaderMode::Deterministic);
-        Ok(LayerWriter {
-            builder,
-            path: path.to_owned(),
-            store_dirs_written: false,
-        })
+        LayerWriter { builder, store_dirs_written: false }
     }
 
     fn dir(&mut self, image_path: &Path, mode: u32, owner: Owner) -> io::Result<()> {
@@ -223,20 +238,22 @@ impl LayerWriter {
         Ok(())
     }
 
-    /// Ends the tar and returns the blob with its digest.
-    pub fn finish(self) -> Result<Blob> {
-        let path = self.path;
-        let hashing = self
-            .builder
-            .into_inner()
-            .with_context(|| format!("writing {}", path.display()))?;
-        let (buffered, digest, size) = hashing.finish();
-        buffered
-            .into_inner()
-            .map_err(|e| e.into_error())
-            .with_context(|| format!("writing {}", path.display()))?;
-        Ok(Blob { path, digest, size })
+    /// Ends the tar; returns the writer and the layer's digest (empty when
+    /// written) and size.
+    pub fn finish(self) -> Result<(W, Blob)> {
+        let hashing = self.builder.into_inner().context("writing a layer")?;
+        let (out, digest, size) = hashing.finish();
+        Ok((out, Blob { digest, size }))
     }
+}
+
+/// A layer of store paths, each as `nix/store/<name>`, written to `out`.
+pub(super) fn write_store_layer<W: Write>(paths: &[PathBuf], out: W, pass: Pass) -> Result<(W, Blob)> {
+    let mut writer = LayerWriter::new(out, pass);
+    for path in paths {
+        writer.add_store_path(path)?;
+    }
+    writer.finish()
 }
 
 /// `/a/b/c` → `a/b/c`, refusing relative paths, `.`/`..`, empty components
@@ -264,13 +281,14 @@ pub(crate) fn image_relative_path(path: &str) -> Result<String> {
 /// `shared_dirs` (0o1777, root's: volumes other services' users write too).
 /// Files are root's; a private one's group is `owner`'s, so that only the
 /// service reads it.
-pub(super) fn write_files_layer(
+pub(super) fn write_files_layer<W: Write>(
     files: &[ImageFile],
     owned_dirs: &[String],
     shared_dirs: &[String],
     owner: Owner,
-    dest: &Path,
-) -> Result<Blob> {
+    out: W,
+    pass: Pass,
+) -> Result<(W, Blob)> {
     enum Item<'a> {
         Dir(u32, Owner),
         File(&'a ImageFile),
@@ -317,7 +335,7 @@ pub(super) fn write_files_layer(
         }
         items.insert(rel, Item::Dir(mode, dir_owner));
     }
-    let mut layer = LayerWriter::create(dest)?;
+    let mut layer = LayerWriter::new(out, pass);
     for (path, item) in items {
         match item {
             Item::Dir(mode, owner) => layer
