@@ -16,7 +16,7 @@ use crate::output::{Contents, OutFile};
 use crate::plugin::wit::latest::{FileContent, Protocol};
 use crate::render::PendingImage;
 use anyhow::{bail, Context, Result};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 /// At most this many layers per image; the rest of the closure is merged.
@@ -145,7 +145,18 @@ pub struct BuiltImages {
 /// `limit_bytes`. An image asked for again (`--plugin docker --plugin
 /// compose`: the same service, the same image) is assembled once; the
 /// others are hard links to it, and count once against the limit.
-pub fn build_all(images: &[PendingImage], deployment: &Deployment, spool: &Path, limit_bytes: u64) -> Result<BuiltImages> {
+///
+/// `unchanged` maps output paths to the key of the archive the last render
+/// wrote there, still in place (`OutputDir::unchanged_files`; empty for
+/// `--check`, which compares bytes): an image whose key is the same is kept
+/// as it is, not built again.
+pub fn build_all(
+    images: &[PendingImage],
+    deployment: &Deployment,
+    spool: &Path,
+    limit_bytes: u64,
+    unchanged: &BTreeMap<String, String>,
+) -> Result<BuiltImages> {
     let mut built = BuiltImages { files: Vec::new(), warnings: Vec::new(), bytes: 0 };
     if images.is_empty() {
         return Ok(built);
@@ -167,11 +178,15 @@ pub fn build_all(images: &[PendingImage], deployment: &Deployment, spool: &Path,
         crate::interrupt::checkpoint();
         crate::output::fault_step("building an image").with_context(what)?;
         let dest = spool.join(format!("i{i}"));
-        let missing = if let Some((first, missing)) = assembled.get(&spec) {
+        let closure = image::closure_of(&spec, graph.as_ref()).with_context(what)?;
+        let key = image::archive_key(&spec, &closure);
+        let (contents, missing) = if unchanged.get(&pending.path) == Some(&key) {
+            (Contents::Kept(key), image::missing_programs(&spec, &closure))
+        } else if let Some((first, missing)) = assembled.get(&spec) {
             std::fs::hard_link(first, &dest).with_context(|| format!("{}: linking to the same image at {}", what(), first.display()))?;
-            missing.clone()
+            (Contents::Spooled(dest.clone(), Some(key)), missing.clone())
         } else {
-            let image = image::build_archive_in(&spec, graph.as_ref(), &dest).with_context(what)?;
+            let image = image::build_archive_from(&spec, &closure, &dest).with_context(what)?;
             built.bytes += image.bytes;
             if built.bytes > limit_bytes {
                 bail!(
@@ -183,7 +198,7 @@ pub fn build_all(images: &[PendingImage], deployment: &Deployment, spool: &Path,
                 );
             }
             assembled.insert(spec, (dest.clone(), image.missing_programs.clone()));
-            image.missing_programs
+            (Contents::Spooled(dest.clone(), Some(key)), image.missing_programs)
         };
         // The kit labels each image with its service; a third-party plugin may not.
         let service = pending.request.config.labels.iter().find(|(k, _)| k == "dev.nix2dream.service");
@@ -196,7 +211,7 @@ pub fn build_all(images: &[PendingImage], deployment: &Deployment, spool: &Path,
             service: service.map(|(_, name)| name.clone()),
             text: format!("{subject}: {problem}"),
         }));
-        built.files.push(OutFile { path: pending.path.clone(), contents: Contents::Spooled(dest), executable: false, origin: pending.plugin.clone() });
+        built.files.push(OutFile { path: pending.path.clone(), contents, executable: false, origin: pending.plugin.clone() });
     }
     Ok(built)
 }

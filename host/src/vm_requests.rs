@@ -71,7 +71,7 @@ pub fn build_all(roots: &[PendingVmRoot], deployment: &Deployment, spool: &Path,
             let dest = spool.join(format!("vm-root-{i}.cpio"));
             let bytes = vm_root::build(&spec, &init, &dest, left).with_context(what)?;
             left -= bytes;
-            Ok(OutFile { path: pending.path.clone(), contents: Contents::Spooled(dest), executable: false, origin: pending.plugin.clone() })
+            Ok(OutFile { path: pending.path.clone(), contents: Contents::Spooled(dest, None), executable: false, origin: pending.plugin.clone() })
         })
         .collect()
 }

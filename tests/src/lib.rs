@@ -78,7 +78,9 @@ pub fn write_deployment(dir: &Path, services: serde_json::Value, extra: serde_js
     file
 }
 
-/// Every file under `dir` with its bytes, to prove a failed render changed nothing.
+/// Every file under `dir` with its bytes, to prove a failed render changed
+/// nothing; but `.nix2dream/kept.json`, which records the image archives'
+/// inodes, different in two directories holding the same render.
 pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_owned()];
@@ -87,6 +89,8 @@ pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
             let path = entry.path();
             if path.is_dir() {
                 stack.push(path);
+            } else if path.strip_prefix(dir).is_ok_and(|p| p == Path::new(".nix2dream/kept.json")) {
+                continue;
             } else {
                 out.push((path.strip_prefix(dir).unwrap().to_owned(), std::fs::read(&path).unwrap_or_default()));
             }

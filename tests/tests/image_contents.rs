@@ -119,3 +119,42 @@ fn an_image_several_plugins_ask_for_is_built_once_per_render() {
     let r = run(nix2dream().args(["render", "--check", "--plugin", "docker", "--plugin", "compose", "--plugin", "k8s"]).arg(&input).arg("--out").arg(&out));
     assert!(r.ok, "{}", r.stderr);
 }
+
+/// A second render with nothing changed keeps the image archive in place
+/// (the same file, not rewritten); an archive someone altered, or a service
+/// that changed, is built again.
+#[test]
+fn an_unchanged_image_is_kept_and_an_altered_one_rebuilt() {
+    use std::os::unix::fs::MetadataExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let busybox = busybox_package(tmp.path());
+    let out = tmp.path().join("out");
+    let archive = out.join("images/web.tar");
+    let input = write_deployment(tmp.path(), json!({"web": service(Some(&busybox), &["echo", "hi"])}), json!({}));
+    assert!(render(&input, &out, &[]).ok);
+    let first = std::fs::read(&archive).unwrap();
+    let identity = |m: std::fs::Metadata| (m.ino(), m.ctime(), m.ctime_nsec());
+    let before = identity(std::fs::metadata(&archive).unwrap());
+    assert!(render(&input, &out, &[]).ok);
+    assert_eq!(identity(std::fs::metadata(&archive).unwrap()), before, "the unchanged archive was written again");
+
+    // Altered in place (its modification time restored): built again, whole.
+    let mtime = std::fs::metadata(&archive).unwrap().modified().unwrap();
+    let mut altered = first.clone();
+    altered[first.len() / 2] ^= 1;
+    std::fs::write(&archive, &altered).unwrap();
+    std::fs::File::options().write(true).open(&archive).unwrap().set_modified(mtime).unwrap();
+    let r = render(&input, &out, &["--check"]);
+    assert_eq!(r.code, Some(1), "--check compares bytes, never trusts the record: {}", r.stderr);
+    assert!(render(&input, &out, &[]).ok);
+    assert!(std::fs::read(&archive).unwrap() == first, "the altered archive was kept");
+
+    // The service changed: a new image.
+    let mut changed = service(Some(&busybox), &["echo", "hi"]);
+    changed["env"] = json!({"MODE": "new"});
+    let input = write_deployment(tmp.path(), json!({"web": changed}), json!({}));
+    assert!(render(&input, &out, &[]).ok);
+    assert!(std::fs::read(&archive).unwrap() != first);
+    let ran = docker_run(&archive, &[], &["sh", "-c", "echo $MODE"]);
+    assert!(ran.ok && ran.stdout == "new\n", "{}{}", ran.stdout, ran.stderr);
+}

@@ -171,7 +171,8 @@ fn render(args: &RenderArgs, ui: Ui, done: &mut Done) -> Result<ExitCode> {
     if args.check {
         let mut out = output::OutputDir::open_existing(&args.out, wait).or_fail(Failure::Io)?;
         if let Some(out) = out.as_mut() {
-            build_artifacts(&mut outcome, &deployment, out, image_limit, &options, done).or_fail(Failure::Plugin)?;
+            // Compared byte for byte: nothing is kept on trust.
+            build_artifacts(&mut outcome, &deployment, out, image_limit, &options, done, false).or_fail(Failure::Plugin)?;
         }
         let diffs = output::differences(out.as_mut(), &args.out, &outcome.files).or_fail(Failure::Io)?;
         let code = if diffs.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(exit::DRIFT) };
@@ -182,7 +183,7 @@ fn render(args: &RenderArgs, ui: Ui, done: &mut Done) -> Result<ExitCode> {
     let first_render = !args.out.join(".nix2dream").exists();
     // Locked, and any interrupted render undone, before anything is staged.
     let mut out = output::OutputDir::open_for_writing(&args.out, wait).or_fail(Failure::Io)?;
-    build_artifacts(&mut outcome, &deployment, &mut out, image_limit, &options, done).or_fail(Failure::Plugin)?;
+    build_artifacts(&mut outcome, &deployment, &mut out, image_limit, &options, done, true).or_fail(Failure::Plugin)?;
     let written = out.write_all(&outcome.files, args.force).or_fail(Failure::Io)?;
     drop(out);
     done.written = written.written;
@@ -218,7 +219,9 @@ fn shown_path(dir: &std::path::Path) -> String {
 
 /// Builds the image archives and VM roots the plugins asked for, inside the
 /// output directory's stage folder (so an interrupted render leaves nothing
-/// behind); VM roots share the image limit with the images.
+/// behind); VM roots share the image limit with the images. With
+/// `keep_unchanged`, an image whose archive in place is what it would be
+/// again is kept, not built again.
 fn build_artifacts(
     outcome: &mut render::Outcome,
     deployment: &deployment::Deployment,
@@ -226,12 +229,14 @@ fn build_artifacts(
     image_limit: u64,
     options: &render::Options,
     done: &mut Done,
+    keep_unchanged: bool,
 ) -> Result<()> {
     if outcome.images.is_empty() && outcome.vm_roots.is_empty() {
         return Ok(());
     }
     let spool = out.spool_dir()?;
-    let images = image_requests::build_all(&outcome.images, deployment, &spool, image_limit)?;
+    let unchanged = if keep_unchanged { out.unchanged_files() } else { Default::default() };
+    let images = image_requests::build_all(&outcome.images, deployment, &spool, image_limit, &unchanged)?;
     done.messages.extend(render::image_warnings(&images.warnings, options)?);
     let vm_roots = vm_requests::build_all(&outcome.vm_roots, deployment, &spool, image_limit.saturating_sub(images.bytes))?;
     outcome.files.extend(images.files);

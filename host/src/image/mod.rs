@@ -117,15 +117,52 @@ pub fn build_archive(spec: &ImageSpec, dest: &Path) -> Result<BuiltImage> {
 /// for all its images) when it holds every root.
 pub fn build_archive_in(spec: &ImageSpec, graph: Option<&StoreGraph>, dest: &Path) -> Result<BuiltImage> {
     validate(spec)?;
-    let paths = if spec.store_paths.is_empty() {
-        Vec::new()
-    } else if let Some(paths) = graph.and_then(|g| g.closure(&spec.store_paths)) {
-        paths
-    } else {
-        closure(&spec.store_paths)
-            .with_context(|| format!("building image {}", spec.reference()))?
-    };
+    let paths = closure_of(spec, graph)?;
     build_archive_from(spec, &paths, dest)
+}
+
+/// The closure an image of `spec` holds: walked in `graph` when it holds
+/// every root, else asked of `nix-store`.
+pub fn closure_of(spec: &ImageSpec, graph: Option<&StoreGraph>) -> Result<Vec<PathBuf>> {
+    if spec.store_paths.is_empty() {
+        return Ok(Vec::new());
+    }
+    if let Some(paths) = graph.and_then(|g| g.closure(&spec.store_paths)) {
+        return Ok(paths);
+    }
+    closure(&spec.store_paths).with_context(|| format!("building image {}", spec.reference()))
+}
+
+/// The archive's format: changing how archives are written changes it, so
+/// that no archive of an older format is kept by a later render.
+const ARCHIVE_FORMAT: &str = "nix2dream-image-archive-v2";
+
+/// A key for the archive [`build_archive_from`] writes for `spec` and
+/// `closure`: the same key, the same bytes (store paths never change, and
+/// everything else the archive is made of is in `spec`).
+pub fn archive_key(spec: &ImageSpec, closure: &[PathBuf]) -> String {
+    use sha2::Digest;
+    use std::hash::{Hash, Hasher};
+    /// std's `Hash` fed into SHA-256 (deterministic: no random state).
+    struct Sha(sha2::Sha256);
+    impl Hasher for Sha {
+        fn write(&mut self, bytes: &[u8]) {
+            self.0.update(bytes);
+        }
+        fn finish(&self) -> u64 {
+            0
+        }
+    }
+    let mut hasher = Sha(sha2::Sha256::new());
+    ARCHIVE_FORMAT.hash(&mut hasher);
+    spec.hash(&mut hasher);
+    closure.hash(&mut hasher);
+    format!("sha256:{:x}", hasher.0.finalize())
+}
+
+/// The programs an image of `spec` would start that `closure` lacks.
+pub fn missing_programs(spec: &ImageSpec, closure: &[PathBuf]) -> Vec<String> {
+    programs::missing(spec, closure)
 }
 
 /// [`build_archive`] with the closure given: each path (a directory, file or

@@ -5,6 +5,7 @@
 mod check;
 mod fault;
 mod journal;
+mod kept;
 mod nofollow;
 pub mod paths;
 mod state;
@@ -12,6 +13,7 @@ mod write;
 
 pub use check::{differences, Difference};
 pub use state::{OutputDir, Wait};
+pub use kept::FileRecord;
 pub use write::Written;
 
 /// One file to write, with a path already checked by [`paths::checked`].
@@ -25,11 +27,17 @@ pub struct OutFile {
 }
 
 /// A file's bytes: in memory, or spooled to a temporary file (image
-/// archives, which are streamed rather than held in memory).
+/// archives, which are streamed rather than held in memory), or the file
+/// already in place.
 #[derive(Debug, Clone)]
 pub enum Contents {
     Bytes(Vec<u8>),
-    Spooled(std::path::PathBuf),
+    /// With the key of what it holds when a later render may keep it
+    /// instead of building it again (an image: `image_requests`).
+    Spooled(std::path::PathBuf, Option<String>),
+    /// Kept as it is: the last render wrote this path holding this key, and
+    /// the file is still the one it wrote (`OutputDir::unchanged_files`).
+    Kept(String),
 }
 
 /// A step of writing under `--out`, for fault injection (crash tests).
@@ -41,7 +49,8 @@ impl Contents {
     fn reader(&self) -> std::io::Result<Box<dyn std::io::Read + '_>> {
         Ok(match self {
             Contents::Bytes(bytes) => Box::new(&bytes[..]),
-            Contents::Spooled(path) => Box::new(std::io::BufReader::new(std::fs::File::open(path)?)),
+            Contents::Spooled(path, _) => Box::new(std::io::BufReader::new(std::fs::File::open(path)?)),
+            Contents::Kept(_) => return Err(std::io::Error::other("a kept file is compared where it is")),
         })
     }
 

@@ -164,7 +164,20 @@ impl OutputDir {
         let manifest = serde_json::to_vec_pretty(&current)?;
         let manifest_file = OutFile { path: format!("{}/{MANIFEST}", paths::STATE_DIR), contents: super::Contents::Bytes(manifest), executable: false, origin: "nix2dream".to_owned() };
         let manifest_existed = nofollow::kind(&self.state, MANIFEST)? == Kind::File;
-        let all = targets.iter().map(|t| (t.file, t.existed)).chain([(&manifest_file, manifest_existed)]);
+        // A kept file stays where it is: nothing to stage, nothing to switch.
+        let unchanged = self.unchanged_files();
+        for target in &targets {
+            if let super::Contents::Kept(key) = &target.file.contents {
+                if unchanged.get(&target.file.path) != Some(key) {
+                    bail!("nothing was written to {}: {} changed while the render ran; run it again", self.path.display(), printable(&target.file.path));
+                }
+            }
+        }
+        let all = targets
+            .iter()
+            .filter(|t| !matches!(t.file.contents, super::Contents::Kept(_)))
+            .map(|t| (t.file, t.existed))
+            .chain([(&manifest_file, manifest_existed)]);
         for (i, (file, existed)) in all.enumerate() {
             crate::interrupt::checkpoint();
             let staged = self
@@ -183,6 +196,14 @@ impl OutputDir {
         };
         self.place().switch(&ops, &name_step).with_context(|| format!("nothing was written to {}", self.path.display()))?;
         self.committed = true;
+        let keyed: Vec<(&str, &str)> = files
+            .iter()
+            .filter_map(|f| match &f.contents {
+                super::Contents::Spooled(_, Some(key)) | super::Contents::Kept(key) => Some((f.path.as_str(), key.as_str())),
+                _ => None,
+            })
+            .collect();
+        self.save_kept(&keyed);
         self.remove_emptied_dirs(&removed, &current);
         Ok(Written { written: current.into_iter().collect(), removed })
     }
@@ -215,7 +236,7 @@ impl OutputDir {
         let name = format!("f{i}");
         let mode = if file.executable { 0o755 } else { 0o644 };
         // An archive built in the stage folder is already where it must be.
-        if let super::Contents::Spooled(spooled) = &file.contents {
+        if let super::Contents::Spooled(spooled, _) = &file.contents {
             if spooled.parent() == Some(self.state_path.join(STAGE).as_path()) {
                 let spooled_name = spooled.file_name().context("a spooled file has a name")?;
                 fault::step("staging an archive")?;
