@@ -18,6 +18,7 @@ pub mod interrupt;
 pub mod output;
 pub mod plugin;
 pub mod render;
+pub mod sdk;
 pub mod text;
 pub mod vm_requests;
 pub mod vm_root;

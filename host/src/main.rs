@@ -35,8 +35,8 @@ enum Command {
         #[command(flatten)]
         nix: NixArgs,
     },
-    /// List or inspect plugins.
-    #[command(subcommand)]
+    /// List or inspect plugins; create and build your own (`plugin` works too).
+    #[command(subcommand, visible_alias = "plugin")]
     Plugins(PluginsCommand),
     /// Manage the compiled-plugin cache.
     #[command(subcommand)]
@@ -63,6 +63,8 @@ enum PluginsCommand {
         #[command(flatten)]
         limits: LoadArgs,
     },
+    #[command(flatten)]
+    Dev(nix2dream::sdk::DevCommand),
 }
 
 #[derive(Args)]
@@ -359,6 +361,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Plugins(PluginsCommand::List { limits }) => plugins_list(&limits).or_fail(Failure::Plugin)?,
         Command::Plugins(PluginsCommand::Inspect { plugin, limits }) => plugins_inspect(&plugin, &limits).or_fail(Failure::Plugin)?,
+        Command::Plugins(PluginsCommand::Dev(command)) => nix2dream::sdk::run(command)?,
         Command::Cache(CacheCommand::Clean) => {
             let Some(dir) = engine::default_cache_dir() else {
                 bail!("no cache directory: neither NIX2DREAM_CACHE_DIR, XDG_CACHE_HOME nor HOME is set");
