@@ -1,0 +1,135 @@
+//! Plugins in other languages than Rust, built as docs/writing-a-plugin.md
+//! says from examples/python-plugin and examples/c-plugin against the
+//! current contract (wit/v0.4.0), then rendered with. Skipped, loudly, only
+//! where the toolchain is absent (scripts/install-deps.sh installs it).
+
+use nix2dream_e2e::*;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn contract_wit() -> PathBuf {
+    repo_root().join("wit/v0.4.0")
+}
+
+/// Two services; the plugins write a Procfile of them.
+fn deployment(dir: &Path) -> PathBuf {
+    write_deployment(
+        dir,
+        json!({
+            "web": {"process": {"argv": ["httpd", "-h", "/srv/my site"]}, "env": {"GREETING": "it's $HOME"}},
+            "db": {"process": {"argv": ["sleep", "1000"]}},
+        }),
+        json!({}),
+    )
+}
+
+fn works(cmd: &mut Command) -> bool {
+    cmd.output().is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn a_python_plugin_built_with_componentize_py_renders() {
+    const TEST: &str = "other_languages::a_python_plugin_built_with_componentize_py_renders";
+    if !works(Command::new("componentize-py").arg("--version")) {
+        record_skip(TEST, "componentize-py not found (pip install componentize-py; scripts/install-deps.sh does)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let component = tmp.path().join("py-procfile.wasm");
+    // In examples/python-plugin, as the docs say.
+    let r = run(Command::new("componentize-py")
+        .current_dir(repo_root().join("examples/python-plugin"))
+        .arg("-d")
+        .arg(contract_wit())
+        .args(["-w", "manager", "componentize", "app", "--stub-wasi", "-o"])
+        .arg(&component));
+    assert!(r.ok, "componentize-py failed:\n{}{}", r.stdout, r.stderr);
+
+    // Without a bigger size limit, the 18 MB component is refused before compiling.
+    let input = deployment(tmp.path());
+    let r = run(nix2dream().args(["plugins", "inspect"]).arg(&component));
+    assert!(!r.ok && r.stderr.contains("--plugin-size-limit"), "{}", r.stderr);
+    // One render (the first load compiles CPython: about half a minute).
+    let out = tmp.path().join("out");
+    let r = run(nix2dream().args(["render", "--plugin-size-limit", "32", "--plugin"]).arg(&component).arg(&input).arg("--out").arg(&out));
+    assert!(r.ok, "{}", r.stderr);
+    assert_eq!(
+        std::fs::read_to_string(out.join("Procfile")).unwrap(),
+        "db: sleep 1000\nweb: env GREETING='it'\"'\"'s $HOME' httpd -h '/srv/my site'\n"
+    );
+}
+
+/// clang with a wasm32 target, wasi-libc and compiler-rt's wasm32
+/// builtins: `clang-N` of the newest LLVM that has them, else `clang`.
+fn wasm_clang() -> Option<String> {
+    if !Path::new("/usr/lib/wasm32-wasi/libc.a").is_file() {
+        return None;
+    }
+    let mut versions: Vec<u32> = std::fs::read_dir("/usr/lib")
+        .ok()?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.strip_prefix("llvm-")?.parse().ok())
+        .collect();
+    versions.sort();
+    let candidates = versions.iter().rev().map(|v| format!("clang-{v}")).chain(["clang".to_owned()]);
+    let probe = std::env::temp_dir().join(format!("nix2dream-clang-probe-{}.c", std::process::id()));
+    std::fs::write(&probe, "int f(int x) { return x + 1; }\n").ok()?;
+    let found = candidates.into_iter().find(|clang| {
+        works(Command::new(clang)
+            .args(["--target=wasm32-wasi", "-mexec-model=reactor", "-Wl,--no-entry", "-o", "/dev/null"])
+            .arg(&probe))
+    });
+    let _ = std::fs::remove_file(&probe);
+    found
+}
+
+#[test]
+fn a_c_plugin_built_with_wit_bindgen_and_clang_renders() {
+    const TEST: &str = "other_languages::a_c_plugin_built_with_wit_bindgen_and_clang_renders";
+    if !works(Command::new("wit-bindgen").arg("--version")) {
+        record_skip(TEST, "wit-bindgen not found (cargo install wit-bindgen-cli; scripts/install-deps.sh does)");
+        return;
+    }
+    let Some(clang) = wasm_clang() else {
+        record_skip(TEST, "no clang that links wasm32-wasi (apt-get install clang libclang-rt-dev-wasm32 wasi-libc; scripts/install-deps.sh does)");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let example = repo_root().join("examples/c-plugin");
+    let gen = tmp.path().join("gen");
+    // 1. the bindings of the contract
+    let r = run(Command::new("wit-bindgen").arg("c").arg(contract_wit()).arg("--out-dir").arg(&gen));
+    assert!(r.ok, "{}{}", r.stdout, r.stderr);
+    // 2. a core module: a reactor (no main), no entry point
+    let module = tmp.path().join("c-procfile.core.wasm");
+    let r = run(Command::new(&clang)
+        .args(["--target=wasm32-wasi", "-mexec-model=reactor", "-Wl,--no-entry", "-O2", "-Wno-deprecated"])
+        .arg("-I")
+        .arg(&gen)
+        .arg("-o")
+        .arg(&module)
+        .arg(example.join("plugin.c"))
+        .arg(gen.join("manager.c"))
+        .arg(gen.join("manager_component_type.o")));
+    assert!(r.ok, "{clang} failed:\n{}{}", r.stdout, r.stderr);
+    // 3. the component, checked by nix2dream
+    let component = tmp.path().join("c-procfile.wasm");
+    let r = run(nix2dream().args(["plugins", "componentize"]).arg(&module).arg(&component));
+    assert!(r.ok, "{}", r.stderr);
+    assert!(r.stderr.contains("c-procfile 0.1.0, contract nix2dream:manager@0.4.0"), "{}", r.stderr);
+    assert!(std::fs::metadata(&component).unwrap().len() < 1 << 20, "a C plugin is small");
+
+    let input = deployment(tmp.path());
+    let out = tmp.path().join("out");
+    let r = run(nix2dream().args(["render", "--plugin"]).arg(&component).arg(&input).arg("--out").arg(&out));
+    assert!(r.ok, "{}", r.stderr);
+    assert_eq!(
+        std::fs::read_to_string(out.join("Procfile")).unwrap(),
+        "db: sleep '1000'\nweb: env GREETING='it'\\''s $HOME' httpd '-h' '/srv/my site'\n"
+    );
+    // An error is a diagnostic naming the service and option.
+    let bad = write_deployment(tmp.path(), json!({"bad": {"process": {"argv": []}}}), json!({}));
+    let r = run(nix2dream().args(["render", "--plugin"]).arg(&component).arg(&bad).arg("--out").arg(tmp.path().join("out2")));
+    assert!(!r.ok && r.stderr.contains("empty argv"), "{}", r.stderr);
+}
