@@ -12,6 +12,7 @@ the compiled-plugin cache makes later loads fast.
 """
 
 import shlex
+import traceback
 
 from componentize_py_types import Err
 from wit_world import exports
@@ -42,15 +43,26 @@ class Plugin(exports.Plugin):
         )
 
     def render(self, deployment: Deployment) -> Rendered:
-        lines = []
-        for s in deployment.services:
-            if not s.argv:
+        try:
+            return procfile(deployment)
+        except Err:
+            raise
+        except BaseException:
+            # An exception traps the component, which says nothing by itself:
+            # host.report leaves the traceback for the host to show.
+            host.report(traceback.format_exc())
+            raise
+
+
+def procfile(deployment: Deployment) -> Rendered:
+    lines = []
+    for s in deployment.services:
+        values = [("process.argv", a) for a in s.argv] + [("env", v.value) for v in s.env]
+        for option, value in values:
+            if "\n" in value:
                 # A failure is an Err of diagnostics, naming service and option.
-                raise Err([Diagnostic(Severity.ERROR, s.name, "process.argv", "empty argv")])
-            if "\n" in s.name:
-                # host.report: a message the host shows if the call fails.
-                host.report(f"service name {s.name!r} cannot be a Procfile key")
-            env = "".join(f"{v.name}={shlex.quote(v.value)} " for v in s.env)
-            lines.append(f"{s.name}: {'env ' + env if env else ''}{shlex.join(s.argv)}\n")
-        procfile = "".join(lines).encode()
-        return Rendered(artifacts=[Artifact_File(File("Procfile", procfile, False))], diagnostics=[])
+                raise Err([Diagnostic(Severity.ERROR, s.name, option, "a Procfile line cannot hold a newline")])
+        env = "".join(f"{v.name}={shlex.quote(v.value)} " for v in s.env)
+        lines.append(f"{s.name}: {'env ' + env if env else ''}{shlex.join(s.argv)}\n")
+    text = "".join(lines).encode()
+    return Rendered(artifacts=[Artifact_File(File("Procfile", text, False))], diagnostics=[])

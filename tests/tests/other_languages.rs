@@ -58,6 +58,18 @@ fn a_python_plugin_built_with_componentize_py_renders() {
         std::fs::read_to_string(out.join("Procfile")).unwrap(),
         "db: sleep 1000\nweb: env GREETING='it'\"'\"'s $HOME' httpd -h '/srv/my site'\n"
     );
+    // A refusal is a diagnostic naming the service and option (the second
+    // load comes from the compiled-plugin cache).
+    assert_refused(&component, tmp.path(), &["--plugin-size-limit", "32"]);
+}
+
+/// A value with a newline cannot go on a Procfile line: both example
+/// plugins refuse it with a diagnostic.
+fn assert_refused(component: &Path, dir: &Path, extra: &[&str]) {
+    let bad = write_deployment(dir, json!({"bad": {"process": {"argv": ["echo", "two\nlines"]}}}), json!({}));
+    let r = run(nix2dream().arg("render").args(extra).arg("--plugin").arg(component).arg(&bad).arg("--out").arg(dir.join("refused")));
+    assert_eq!(r.code, Some(4), "{}", r.stderr);
+    assert!(r.stderr.contains("cannot hold a newline") && r.stderr.contains("bad") && r.stderr.contains("process.argv"), "{}", r.stderr);
 }
 
 /// clang with a wasm32 target, wasi-libc and compiler-rt's wasm32
@@ -128,8 +140,5 @@ fn a_c_plugin_built_with_wit_bindgen_and_clang_renders() {
         std::fs::read_to_string(out.join("Procfile")).unwrap(),
         "db: sleep '1000'\nweb: env GREETING='it'\\''s $HOME' httpd '-h' '/srv/my site'\n"
     );
-    // An error is a diagnostic naming the service and option.
-    let bad = write_deployment(tmp.path(), json!({"bad": {"process": {"argv": []}}}), json!({}));
-    let r = run(nix2dream().args(["render", "--plugin"]).arg(&component).arg(&bad).arg("--out").arg(tmp.path().join("out2")));
-    assert!(!r.ok && r.stderr.contains("empty argv"), "{}", r.stderr);
+    assert_refused(&component, tmp.path(), &[]);
 }

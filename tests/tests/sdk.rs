@@ -105,8 +105,9 @@ fn a_plugin_made_with_plugins_new_builds_outside_the_repository_and_renders() {
     assert!(!manifest.contains("wit-bindgen"), "a plugin needs the kit only:\n{manifest}");
 
     // $ cd hello-sdk && nix2dream plugins build
-    // (CARGO_TARGET_DIR only keeps the compiled std and crates between runs.)
-    let target = repo_root().join("target/sdk-plugin");
+    // (CARGO_TARGET_DIR: the one `./x build` compiles the bundled plugins
+    // in, only so that std and the crates are not compiled again.)
+    let target = repo_root().join("target/wasm");
     let r = run(nix2dream().current_dir(root.join("hello-sdk")).env("CARGO_TARGET_DIR", &target).args(["plugins", "build"]));
     assert!(r.ok, "{}", r.stderr);
     let component = target.join("nix2dream/hello-sdk.wasm");
