@@ -242,12 +242,35 @@ fn package(cargo: &Path, manifest: &Path) -> Result<(String, String, PathBuf)> {
 /// Wraps a core module built with the kit into a component (no WASI adapter:
 /// the host would refuse it).
 pub fn componentize(module: &[u8]) -> Result<Vec<u8>> {
+    let wasi = wasi_imports(module);
+    if !wasi.is_empty() {
+        bail!(
+            "the module imports WASI ({}): nix2dream gives plugins none.{}",
+            wasi.iter().map(|i| format!("`{}`", crate::text::printable(i))).collect::<Vec<_>>().join(", "),
+            crate::plugin::WITHOUT_WASI
+        );
+    }
     wit_component::ComponentEncoder::default()
         .validate(true)
         .module(module)
         .context("the module carries no nix2dream component type (does the crate call nix2dream_plugin_kit::export_manager!?)")?
         .encode()
         .context("turning the module into a component")
+}
+
+/// The WASI functions a core module imports (`wasi_snapshot_preview1.fd_write`).
+fn wasi_imports(module: &[u8]) -> Vec<String> {
+    let mut found = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(module) {
+        if let Ok(wasmparser::Payload::ImportSection(reader)) = payload {
+            for import in reader.into_imports().flatten() {
+                if import.module.starts_with("wasi") {
+                    found.push(format!("{}.{}", import.module, import.name));
+                }
+            }
+        }
+    }
+    found
 }
 
 pub fn build(manifest_path: Option<&Path>, out_dir: Option<&Path>) -> Result<Built> {

@@ -114,16 +114,20 @@ fn a_c_plugin_built_with_wit_bindgen_and_clang_renders() {
     let r = run(Command::new("wit-bindgen").arg("c").arg(contract_wit()).arg("--out-dir").arg(&gen));
     assert!(r.ok, "{}{}", r.stdout, r.stderr);
     // 2. a core module: a reactor (no main), no entry point
+    let compile = |module: &Path, defines: &[&str]| {
+        run(Command::new(&clang)
+            .args(["--target=wasm32-wasi", "-mexec-model=reactor", "-Wl,--no-entry", "-O2", "-Wno-deprecated"])
+            .args(defines)
+            .arg("-I")
+            .arg(&gen)
+            .arg("-o")
+            .arg(module)
+            .arg(example.join("plugin.c"))
+            .arg(gen.join("manager.c"))
+            .arg(gen.join("manager_component_type.o")))
+    };
     let module = tmp.path().join("c-procfile.core.wasm");
-    let r = run(Command::new(&clang)
-        .args(["--target=wasm32-wasi", "-mexec-model=reactor", "-Wl,--no-entry", "-O2", "-Wno-deprecated"])
-        .arg("-I")
-        .arg(&gen)
-        .arg("-o")
-        .arg(&module)
-        .arg(example.join("plugin.c"))
-        .arg(gen.join("manager.c"))
-        .arg(gen.join("manager_component_type.o")));
+    let r = compile(&module, &[]);
     assert!(r.ok, "{clang} failed:\n{}{}", r.stdout, r.stderr);
     // 3. the component, checked by nix2dream
     let component = tmp.path().join("c-procfile.wasm");
@@ -138,7 +142,16 @@ fn a_c_plugin_built_with_wit_bindgen_and_clang_renders() {
     assert!(r.ok, "{}", r.stderr);
     assert_eq!(
         std::fs::read_to_string(out.join("Procfile")).unwrap(),
-        "db: sleep '1000'\nweb: env GREETING='it'\\''s $HOME' httpd '-h' '/srv/my site'\n"
+        "db: 'sleep' '1000'\nweb: env GREETING='it'\\''s $HOME' 'httpd' '-h' '/srv/my site'\n"
     );
     assert_refused(&component, tmp.path(), &[]);
+
+    // One fprintf brings WASI in: refused, saying how to build without it.
+    let debug = tmp.path().join("debug.core.wasm");
+    let r = compile(&debug, &["-DPROCFILE_DEBUG"]);
+    assert!(r.ok, "{clang} failed:\n{}{}", r.stdout, r.stderr);
+    let r = run(nix2dream().args(["plugins", "componentize"]).arg(&debug).arg(tmp.path().join("debug.wasm")));
+    assert!(!r.ok && r.stderr.contains("wasi_snapshot_preview1.fd_write"), "{}", r.stderr);
+    assert!(r.stderr.contains("C: clang --target=wasm32-wasi -mexec-model=reactor"), "{}", r.stderr);
+    assert!(!tmp.path().join("debug.wasm").exists());
 }

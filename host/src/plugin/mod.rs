@@ -83,7 +83,7 @@ fn is_allowed_import(name: &str) -> bool {
 }
 
 /// How to build without WASI, per language (docs/writing-a-plugin.md).
-const WITHOUT_WASI: &str = " Build it without WASI:\n  \
+pub(crate) const WITHOUT_WASI: &str = " Build it without WASI:\n  \
      Rust: for wasm32-unknown-unknown (not wasm32-wasip1/p2) with the plugin kit: `nix2dream plugins build`\n  \
      Python: componentize-py ... componentize APP --stub-wasi (WASI calls become traps)\n  \
      C: clang --target=wasm32-wasi -mexec-model=reactor -Wl,--no-entry, and no stdio, files, clock or \
