@@ -105,7 +105,15 @@ fn a_plugin_made_with_plugins_new_builds_outside_the_repository_and_renders() {
     assert!(manifest.contains(&format!("nix2dream-plugin-kit = \"{kit}\"")), "a stranger's dependency line:\n{manifest}");
     assert!(!manifest.contains("wit-bindgen"), "a plugin needs the kit only:\n{manifest}");
 
-    // $ cd hello-sdk && nix2dream plugins build
+    // $ cd hello-sdk && cargo test   (the template's unit tests, native;
+    // its own target directory, kept between runs)
+    let r = run(Command::new("cargo")
+        .current_dir(root.join("hello-sdk"))
+        .env("CARGO_TARGET_DIR", repo_root().join("target/sdk-native"))
+        .arg("test"));
+    assert!(r.ok && r.stdout.contains("test result: ok. 2 passed"), "{}{}", r.stdout, r.stderr);
+
+    // $ nix2dream plugins build
     // (CARGO_TARGET_DIR: the one `./x build` compiles the bundled plugins
     // in, only so that std and the crates are not compiled again.)
     let target = repo_root().join("target/wasm");
