@@ -19,6 +19,7 @@ pub mod output;
 pub mod plugin;
 pub mod render;
 pub mod sdk;
+pub mod settings;
 pub mod text;
 pub mod vm_requests;
 pub mod vm_root;
