@@ -48,4 +48,25 @@ in
       n2d = import ./lib.nix { inherit lib; };
     in
     n2d.toDeployment (evalDeploymentModules (args // { inherit lib; }));
+
+  # `evalServices`, plus `context`: an empty string carrying the context of
+  # every store path the deployment was made from (packages, path literals,
+  # config sources, a VM kernel). The flake's `lib.render` appends it to the
+  # deployment JSON, so those paths (and the derivations making them) become
+  # inputs of the rendering derivation. Same arguments as `evalServices`.
+  evalServicesWithContext =
+    args@{
+      modules,
+      lib ? import <nixpkgs/lib>,
+      pkgs ? null,
+      specialArgs ? { },
+    }:
+    let
+      n2d = import ./lib.nix { inherit lib; };
+      eval = evalDeploymentModules (args // { inherit lib; });
+    in
+    {
+      deployment = n2d.toDeployment eval;
+      context = n2d.deploymentContext eval;
+    };
 }

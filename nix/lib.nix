@@ -212,10 +212,14 @@ rec {
 
   # The deployment JSON's service object, from an evaluated service.
   normalizeService =
+    deploymentEnv: name: s:
+    toPlain "services.${name}" (rawService deploymentEnv name s);
+
+  # A service's object before its strings lose their context.
+  rawService =
     # `deploymentEnv`: the deployment-wide `env`, under the service's own.
     deploymentEnv: name: s:
     let
-      loc = "services.${name}";
       configData = lib.filterAttrs (_: c: c.enable) s.configData;
       raw = {
         inherit (s)
@@ -287,7 +291,37 @@ rec {
       contextRoots = lib.concatMap storePathsOfContext (stringsIn raw);
       closureRoots = lib.sort builtins.lessThan (lib.unique (explicitRoots ++ contextRoots));
     in
-    toPlain loc (raw // { inherit closureRoots; });
+    raw // { inherit closureRoots; };
+
+  # An empty string carrying the context of every string, path and
+  # derivation in a value: what a derivation that renders the deployment
+  # (the flake's lib.render) must have as inputs, since the deployment
+  # itself (toPlain) carries none. Paths are added to the store as toPlain
+  # adds them (same store path).
+  contextCarrier =
+    v:
+    if builtins.isString v then
+      builtins.substring 0 0 v
+    else if builtins.isPath v || lib.isDerivation v then
+      builtins.substring 0 0 "${v}"
+    else if builtins.isAttrs v then
+      lib.concatMapStrings contextCarrier (builtins.attrValues v)
+    else if builtins.isList v then
+      lib.concatMapStrings contextCarrier v
+    else
+      "";
+
+  # The context of everything the deployment of `eval` was made from (its
+  # services, the deployment-wide env and its settings, e.g. a VM kernel).
+  deploymentContext =
+    eval:
+    let
+      cfg = eval.config;
+    in
+    contextCarrier [
+      (builtins.mapAttrs (rawService cfg.env) (flattenServices cfg.services))
+      cfg.settings
+    ];
 
   # The deployment JSON, from `lib.evalModules`' result. Throws when an
   # assertion fails, listing every failed one (like NixOS).

@@ -25,6 +25,8 @@ if ! { command -v rustup >/dev/null && rustup target list --installed 2>/dev/nul
 fi
 if ! $only_build; then
   need_cmd nix-instantiate nix-bin
+  # `nix` (flakes; tests/tests/flake.rs evaluates flake.nix): also nix-bin.
+  need_cmd nix nix-bin
   need_cmd shellcheck shellcheck
   need_cmd python3 python3
   need_cmd skopeo skopeo
@@ -45,6 +47,12 @@ if ! $only_build; then
     if [ -n "$llvm" ]; then apt_missing+=("clang-$llvm" "libclang-rt-$llvm-dev-wasm32" wasi-libc)
     else apt_missing+=(clang libclang-rt-dev-wasm32 wasi-libc); fi
   fi
+  # The completion scripts are loaded by the shells they are for; man reads the pages.
+  need_cmd zsh zsh
+  need_cmd fish fish
+  need_cmd man man-db
+  need_cmd groff groff
+  need_cmd script bsdutils
 fi
 
 if [ ${#apt_missing[@]} -gt 0 ]; then

@@ -10,6 +10,11 @@
 //!   pipeline with procfile (parse + validate, render, write to disk), to
 //!   show time and memory grow linearly.
 //!
+//! - nix: `nix2dream`'s Nix layer (nix-instantiate of nix/eval-file.nix) on
+//!   generated services.nix files (flat, a chain, a ladder of dependencies)
+//!   side by side with its floor, a bare `lib.evalModules` of a similar
+//!   submodule with the same services; needs NIX2DREAM_NIXPKGS.
+//!
 //! Not a timed test: it prints numbers (docs/benchmarks.md keeps the latest).
 
 use nix2dream::deployment::{self, Deployment};
@@ -134,10 +139,119 @@ fn scale(services: usize) {
     );
 }
 
+/// A generated services.nix: `shape` is "flat" (no dependencies), "chain"
+/// (each service depends on the next) or "ladder" (layers of two, each
+/// depending on both of the next layer's).
+fn services_nix(shape: &str, services: usize) -> String {
+    let mut text = String::from("{\n  name = \"bench\";\n");
+    for i in 0..services {
+        let deps: Vec<usize> = match shape {
+            "chain" if i + 1 < services => vec![i + 1],
+            "ladder" if i / 2 + 1 < services / 2 => vec![(i / 2 + 1) * 2, (i / 2 + 1) * 2 + 1],
+            _ => vec![],
+        };
+        let deps: String = deps.iter().map(|d| format!(" dependsOn.s{d} = {{ }};")).collect();
+        text += &format!("  services.s{i} = {{ process.argv = [ \"app\" \"{i}\" ];{deps} }};\n");
+    }
+    text + "}\n"
+}
+
+/// The floors: a bare lib.evalModules, strict to JSON like eval-file.nix,
+/// of the services with nix2dream's own service module ("own": what the
+/// module system costs for these options, without nix2dream's checks and
+/// normalization) or with a two-option submodule ("tiny": argv, dependsOn).
+fn bare_floor_nix(services_file: &std::path::Path, service_module: Option<&std::path::Path>) -> String {
+    let service = match service_module {
+        Some(module) => format!(r#"types.submoduleWith {{ class = "service"; modules = [ {} ]; }}"#, module.display()),
+        None => r#"types.submodule {
+    options.process.argv = mkOption { type = types.listOf types.str; };
+    options.dependsOn = mkOption { type = types.attrsOf (types.submodule { options.condition = mkOption { type = types.str; default = "started"; }; }); default = { }; };
+  }"#
+        .to_owned(),
+    };
+    format!(
+        r#"let
+  lib = import <nixpkgs/lib>;
+  inherit (lib) mkOption types;
+  service = {service};
+in
+(lib.evalModules {{
+  modules = [
+    {{ options.name = mkOption {{ type = types.str; }}; options.services = mkOption {{ type = types.attrsOf service; }}; }}
+    {}
+  ];
+}}).config
+"#,
+        services_file.display()
+    )
+}
+
+/// Runs one nix-instantiate --eval --strict --json, in this (child)
+/// process, and prints its seconds and peak RSS (its own: the only child).
+fn nix_case(what: &str, shape: &str, services: usize) {
+    let nixpkgs = std::env::var("NIX2DREAM_NIXPKGS").expect("NIX2DREAM_NIXPKGS");
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("services.nix");
+    std::fs::write(&file, services_nix(shape, services)).unwrap();
+    let mut cmd = std::process::Command::new("nix-instantiate");
+    cmd.args(["--eval", "--strict", "--json", "-I"]).arg(format!("nixpkgs={nixpkgs}"));
+    let nix_dir = PathBuf::from(std::env::var("NIX2DREAM_DIST").unwrap()).join("share/nix2dream/nix");
+    let service_module = nix_dir.join("modules/service.nix");
+    if what == "n2d" {
+        cmd.arg(nix_dir.join("eval-file.nix")).arg("--argstr").arg("file").arg(&file);
+    } else {
+        let floor = tmp.path().join("floor.nix");
+        std::fs::write(&floor, bare_floor_nix(&file, (what == "own").then_some(service_module.as_path()))).unwrap();
+        cmd.arg(&floor);
+    }
+    let start = Instant::now();
+    let out = cmd.stdout(std::process::Stdio::null()).output().expect("running nix-instantiate");
+    let took = start.elapsed();
+    assert!(out.status.success(), "{what} {shape} {services}: {}", String::from_utf8_lossy(&out.stderr));
+    // SAFETY: getrusage only writes into the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    println!("{} {}", took.as_secs_f64(), usage.ru_maxrss / 1024);
+}
+
+fn nix_layer(program: &str) {
+    if std::env::var_os("NIX2DREAM_NIXPKGS").is_none() {
+        println!("(the Nix layer is not measured: set NIX2DREAM_NIXPKGS to nixpkgs or its lib/)");
+        return;
+    }
+    let measure = |what: &str, shape: &str, services: usize| -> (f64, u64) {
+        let out = std::process::Command::new(program).args(["--nix", what, shape, &services.to_string()]).output().unwrap();
+        assert!(out.status.success(), "nix case {what} {shape} {services} failed: {}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut parts = text.split_whitespace();
+        (parts.next().unwrap().parse().unwrap(), parts.next().unwrap().parse().unwrap())
+    };
+    println!("| deployment | services | nix2dream eval (s) | peak (MiB) | MiB per 1,000 services | bare, own service module (s) | ratio | bare, 2-option submodule (s) |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for (shape, services) in [("flat", 10), ("flat", 100), ("flat", 1000), ("flat", 3000), ("chain", 1000), ("chain", 3000), ("ladder", 80)] {
+        let (n2d, mib) = measure("n2d", shape, services);
+        let (own, _) = measure("own", shape, services);
+        let (tiny, _) = measure("tiny", shape, services);
+        println!(
+            "| {shape} | {services} | {n2d:.2} | {mib} | {:.0} | {own:.2} | {:.2}× | {tiny:.2} |",
+            mib as f64 * 1000.0 / services as f64,
+            n2d / own
+        );
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if let Some(pos) = args.iter().position(|a| a == "--nix") {
+        nix_case(&args[pos + 1], &args[pos + 2], args[pos + 3].parse().unwrap());
+        return;
+    }
     if let Some(pos) = args.iter().position(|a| a == "--case") {
         case(&args[pos + 1], args[pos + 2].parse().unwrap());
+        return;
+    }
+    if args.iter().any(|a| a == "--nix-only") {
+        nix_layer(&args[0]);
         return;
     }
     if let Some(pos) = args.iter().position(|a| a == "--scale") {
@@ -162,4 +276,6 @@ fn main() {
         let status = std::process::Command::new(&args[0]).args(["--scale", &services.to_string()]).status().unwrap();
         assert!(status.success(), "scale case {services} failed");
     }
+    println!();
+    nix_layer(&args[0]);
 }

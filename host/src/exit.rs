@@ -58,8 +58,18 @@ impl<T> OrFail<T> for anyhow::Result<T> {
 
 /// The exit code of an error: its mark, or 3 (bad input) for an unmarked one.
 pub fn code_of(error: &anyhow::Error) -> ExitCode {
-    let failure = error.downcast_ref::<Coded>().map_or(Failure::Input, |c| c.failure);
-    ExitCode::from(failure as u8)
+    ExitCode::from(number_of(error))
+}
+
+/// The error a mark wraps (or `error` itself when unmarked), to find what
+/// kind of error it is: `unmarked(e).downcast_ref::<RenderFailed>()`.
+pub fn unmarked(error: &anyhow::Error) -> &anyhow::Error {
+    error.downcast_ref::<Coded>().map_or(error, |c| &c.error)
+}
+
+/// [`code_of`] as a number, for the JSON output.
+pub fn number_of(error: &anyhow::Error) -> u8 {
+    error.downcast_ref::<Coded>().map_or(Failure::Input, |c| c.failure) as u8
 }
 
 /// `--check` found differences.

@@ -16,6 +16,7 @@ use crate::output::{Contents, OutFile};
 use crate::plugin::wit::latest::{FileContent, Protocol};
 use crate::render::PendingImage;
 use anyhow::{bail, Context, Result};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// At most this many layers per image; the rest of the closure is merged.
@@ -114,19 +115,36 @@ fn spec_of(pending: &PendingImage, readable: &Readable) -> Result<ImageSpec> {
     })
 }
 
+/// Which image of which plugin, for error messages.
+fn describe(pending: &PendingImage) -> String {
+    format!("{}: image {}:{} ({})", pending.plugin, pending.request.name, pending.request.tag, pending.path)
+}
+
+/// A program an image would start that is not in it.
+pub struct ImageWarning {
+    /// `name@version` of the plugin that asked for the image.
+    pub plugin: String,
+    /// The service the image is for, when the plugin labelled it.
+    pub service: Option<String>,
+    /// The whole sentence, naming the plugin, the image and the service.
+    pub text: String,
+}
+
 /// The images of a render, spooled, and what assembling them found.
 pub struct BuiltImages {
     pub files: Vec<OutFile>,
     /// Programs an image would start that are not in it, one sentence each
     /// naming the plugin, the image and the service.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<ImageWarning>,
     /// Their total size, which the image limit bounds (VM roots share it).
     pub bytes: u64,
 }
 
 /// Builds every pending image of a render of `deployment` into `spool` and
 /// returns them as files to write; fails once their total size passes
-/// `limit_bytes`.
+/// `limit_bytes`. An image asked for again (`--plugin docker --plugin
+/// compose`: the same service, the same image) is assembled once; the
+/// others are hard links to it, and count once against the limit.
 pub fn build_all(images: &[PendingImage], deployment: &Deployment, spool: &Path, limit_bytes: u64) -> Result<BuiltImages> {
     let mut built = BuiltImages { files: Vec::new(), warnings: Vec::new(), bytes: 0 };
     if images.is_empty() {
@@ -134,30 +152,50 @@ pub fn build_all(images: &[PendingImage], deployment: &Deployment, spool: &Path,
     }
     // Resolved only when some plugin asked for images: it touches the disk.
     let readable = Readable::of(deployment);
-    for (i, pending) in images.iter().enumerate() {
-        let what = || format!("{}: image {}:{} ({})", pending.plugin, pending.request.name, pending.request.tag, pending.path);
+    let progress = crate::progress::counted("assembling images", images.len() as u64);
+    let specs = images.iter().map(|pending| spec_of(pending, &readable).with_context(|| describe(pending))).collect::<Result<Vec<_>>>()?;
+    // One closure query for the whole render, not one per image.
+    let mut roots: Vec<String> = specs.iter().flat_map(|s| s.store_paths.iter().cloned()).collect();
+    roots.sort();
+    roots.dedup();
+    let graph = image::StoreGraph::query(&roots);
+    // What each distinct image became: its archive, and the programs missing from it.
+    let mut assembled: HashMap<ImageSpec, (PathBuf, Vec<String>)> = HashMap::new();
+    for (i, (pending, spec)) in images.iter().zip(specs).enumerate() {
+        let what = || describe(pending);
+        progress.at(i as u64, &format!("{}:{}", pending.request.name, pending.request.tag));
         crate::interrupt::checkpoint();
         crate::output::fault_step("building an image").with_context(what)?;
-        let spec = spec_of(pending, &readable).with_context(what)?;
         let dest = spool.join(format!("i{i}"));
-        let image = image::build_archive(&spec, &dest).with_context(what)?;
-        built.bytes += image.bytes;
-        if built.bytes > limit_bytes {
-            bail!(
-                "{}: the {} image(s) built so far take {} MiB, over the image limit of {} MiB (raise it with --image-limit MIB)",
-                what(),
-                i + 1,
-                built.bytes >> 20,
-                limit_bytes >> 20
-            );
-        }
+        let missing = if let Some((first, missing)) = assembled.get(&spec) {
+            std::fs::hard_link(first, &dest).with_context(|| format!("{}: linking to the same image at {}", what(), first.display()))?;
+            missing.clone()
+        } else {
+            let image = image::build_archive_in(&spec, graph.as_ref(), &dest).with_context(what)?;
+            built.bytes += image.bytes;
+            if built.bytes > limit_bytes {
+                bail!(
+                    "{}: the {} image(s) built so far take {} MiB, over the image limit of {} MiB (raise it with --image-limit MIB)",
+                    what(),
+                    assembled.len() + 1,
+                    built.bytes >> 20,
+                    limit_bytes >> 20
+                );
+            }
+            assembled.insert(spec, (dest.clone(), image.missing_programs.clone()));
+            image.missing_programs
+        };
         // The kit labels each image with its service; a third-party plugin may not.
         let service = pending.request.config.labels.iter().find(|(k, _)| k == "dev.nix2dream.service");
         let subject = match service {
             Some((_, name)) => format!("{}: service {name:?}: image {}", pending.plugin, pending.request.name),
             None => format!("{}: image {}", pending.plugin, pending.request.name),
         };
-        built.warnings.extend(image.missing_programs.iter().map(|problem| format!("{subject}: {problem}")));
+        built.warnings.extend(missing.iter().map(|problem| ImageWarning {
+            plugin: pending.plugin_id.clone(),
+            service: service.map(|(_, name)| name.clone()),
+            text: format!("{subject}: {problem}"),
+        }));
         built.files.push(OutFile { path: pending.path.clone(), contents: Contents::Spooled(dest), executable: false, origin: pending.plugin.clone() });
     }
     Ok(built)

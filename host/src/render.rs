@@ -13,12 +13,7 @@ pub struct Options {
     pub allow_unsupported: Vec<String>,
 }
 
-/// A message for the user, already naming plugin, service and option.
-#[derive(Debug, Clone)]
-pub struct Message {
-    pub severity: Severity,
-    pub text: String,
-}
+pub use crate::messages::{Message, RenderFailed};
 
 pub struct Outcome {
     pub files: Vec<OutFile>,
@@ -32,7 +27,10 @@ pub struct Outcome {
 /// An image a plugin asked for, with its output path already prefixed.
 pub struct PendingImage {
     pub path: String,
+    /// `plugin name@version`, for messages.
     pub plugin: String,
+    /// `name@version`.
+    pub plugin_id: String,
     pub request: ImageRequest,
 }
 
@@ -45,7 +43,7 @@ pub struct PendingVmRoot {
     pub request: VmRootRequest,
 }
 
-fn diagnostic_text(plugin: &Plugin, d: &crate::plugin::Diagnostic) -> String {
+fn diagnostic_message(plugin: &Plugin, d: &crate::plugin::Diagnostic) -> Message {
     let mut text = plugin.label();
     if let Some(service) = &d.service {
         text += &format!(": service {service:?}");
@@ -53,7 +51,19 @@ fn diagnostic_text(plugin: &Plugin, d: &crate::plugin::Diagnostic) -> String {
     if let Some(option) = &d.option_name {
         text += &format!(": `{}`", printable(option));
     }
-    format!("{text}: {}", printable(&d.message))
+    Message {
+        severity: d.severity,
+        plugin: Some(plugin.id()),
+        service: d.service.clone(),
+        option: d.option_name.clone(),
+        text: format!("{text}: {}", printable(&d.message)),
+        unsupported: false,
+    }
+}
+
+/// An error of the plugin as a whole (no service or option).
+fn plugin_error(plugin: &Plugin, text: String) -> Message {
+    Message { severity: Severity::Error, plugin: Some(plugin.id()), service: None, option: None, text, unsupported: false }
 }
 
 /// Renders `deployment` with each plugin. With one plugin its files go to the
@@ -84,18 +94,16 @@ pub fn render(deployment: &Deployment, plugins: &[Plugin], options: &Options) ->
     };
     for plugin in plugins {
         let ignored = capability::ignored_options(deployment, &plugin.info.supported_options, &options.allow_unsupported);
-        for item in &ignored {
-            let text = capability::describe(item, &plugin.label());
-            if options.strict {
-                errors.push(format!("{text} [--strict]"));
-            } else {
-                messages.push(Message { severity: Severity::Warning, text });
-            }
+        for item in ignored {
+            let text = capability::describe(&item, &plugin.label());
+            let (severity, text) = if options.strict { (Severity::Error, format!("{text} [--strict]")) } else { (Severity::Warning, text) };
+            let message = Message { severity, plugin: Some(plugin.id()), service: Some(item.service), option: Some(item.option), text, unsupported: true };
+            if options.strict { errors.push(message) } else { messages.push(message) }
         }
         // Its settings, checked against its schema here, once for every plugin.
         let invalid = crate::settings::check(deployment, &plugin.info.name, &plugin.info.settings_schema);
         if !invalid.is_empty() {
-            errors.extend(invalid.into_iter().map(|e| format!("{}: {e}", plugin.label())));
+            errors.extend(invalid.into_iter().map(|e| plugin_error(plugin, format!("{}: {e}", plugin.label()))));
             continue;
         }
         // Service addresses as this manager's services reach each other.
@@ -103,18 +111,19 @@ pub fn render(deployment: &Deployment, plugins: &[Plugin], options: &Options) ->
         let rendered = match plugin.render(&addressed, &bins)? {
             Ok(rendered) => rendered,
             Err(diagnostics) => {
-                errors.extend(diagnostics.iter().map(|d| diagnostic_text(plugin, d)));
+                // Whatever severity the plugin gave them, they made it fail.
+                errors.extend(diagnostics.iter().map(|d| Message { severity: Severity::Error, ..diagnostic_message(plugin, d) }));
                 if diagnostics.is_empty() {
-                    errors.push(format!("{}: render failed without saying why", plugin.label()));
+                    errors.push(plugin_error(plugin, format!("{}: render failed without saying why", plugin.label())));
                 }
                 continue;
             }
         };
         for d in &rendered.diagnostics {
-            let text = diagnostic_text(plugin, d);
+            let message = diagnostic_message(plugin, d);
             match d.severity {
-                Severity::Error => errors.push(text),
-                severity => messages.push(Message { severity, text }),
+                Severity::Error => errors.push(message),
+                _ => messages.push(message),
             }
         }
         let prefix = if plugins.len() > 1 { format!("{}/", plugin.info.name) } else { String::new() };
@@ -123,21 +132,21 @@ pub fn render(deployment: &Deployment, plugins: &[Plugin], options: &Options) ->
             match artifact {
                 Artifact::File(f) => {
                     if let Err(e) = paths::checked(&f.path) {
-                        errors.push(format!("{}: refused artifact path: {e}", plugin.label()));
+                        errors.push(plugin_error(plugin, format!("{}: refused artifact path: {e}", plugin.label())));
                         continue;
                     }
                     files.push(OutFile { path: prefix.clone() + &f.path, contents: Contents::Bytes(f.contents), executable: f.executable, origin: label.clone() });
                 }
                 Artifact::Image(request) => {
                     if let Err(e) = paths::checked(&request.path) {
-                        errors.push(format!("{}: refused image path: {e}", plugin.label()));
+                        errors.push(plugin_error(plugin, format!("{}: refused image path: {e}", plugin.label())));
                         continue;
                     }
-                    images.push(PendingImage { path: prefix.clone() + &request.path, plugin: plugin.label(), request });
+                    images.push(PendingImage { path: prefix.clone() + &request.path, plugin: plugin.label(), plugin_id: plugin.id(), request });
                 }
                 Artifact::VmRoot(request) => {
                     if let Err(e) = paths::checked(&request.path) {
-                        errors.push(format!("{}: refused VM root path: {e}", plugin.label()));
+                        errors.push(plugin_error(plugin, format!("{}: refused VM root path: {e}", plugin.label())));
                         continue;
                     }
                     vm_roots.push(PendingVmRoot { path: prefix.clone() + &request.path, plugin: plugin.label(), plugin_name: plugin.info.name.clone(), request });
@@ -146,19 +155,30 @@ pub fn render(deployment: &Deployment, plugins: &[Plugin], options: &Options) ->
         }
     }
     if !errors.is_empty() {
-        bail!("render failed, nothing was written:\n  {}", errors.join("\n  "));
+        return Err(RenderFailed { errors }.into());
     }
     Ok(Outcome { files, images, vm_roots, messages })
 }
 
 /// What assembling the images found (a program an image would start is not
 /// in it): warnings, or with `--strict` an error, before anything is written.
-pub fn image_warnings(warnings: &[String], options: &Options) -> Result<Vec<Message>> {
-    let texts = warnings.iter().map(|w| printable(w));
-    if options.strict && !warnings.is_empty() {
-        bail!("render failed, nothing was written:\n  {}", texts.map(|t| t + " [--strict]").collect::<Vec<_>>().join("\n  "));
+pub fn image_warnings(warnings: &[crate::image_requests::ImageWarning], options: &Options) -> Result<Vec<Message>> {
+    let (severity, mark) = if options.strict { (Severity::Error, " [--strict]") } else { (Severity::Warning, "") };
+    let messages: Vec<Message> = warnings
+        .iter()
+        .map(|w| Message {
+            severity,
+            plugin: Some(w.plugin.clone()),
+            service: w.service.clone(),
+            option: None,
+            text: printable(&w.text) + mark,
+            unsupported: false,
+        })
+        .collect();
+    if options.strict && !messages.is_empty() {
+        return Err(RenderFailed { errors: messages }.into());
     }
-    Ok(texts.map(|text| Message { severity: Severity::Warning, text }).collect())
+    Ok(messages)
 }
 
 #[cfg(test)]
@@ -168,7 +188,11 @@ mod tests {
     #[test]
     fn image_warnings_are_errors_under_strict() {
         let options = |strict| Options { strict, allow_unsupported: Vec::new() };
-        let found = ["docker@0.1.0: image x: the Cmd program \"\u{1b}[2Jsh\" is not in the image".to_owned()];
+        let found = [crate::image_requests::ImageWarning {
+            plugin: "docker@0.1.0".into(),
+            service: None,
+            text: "docker@0.1.0: image x: the Cmd program \"\u{1b}[2Jsh\" is not in the image".into(),
+        }];
         let messages = image_warnings(&found, &options(false)).unwrap();
         assert_eq!(messages[0].text, "docker@0.1.0: image x: the Cmd program \"\\u{1b}[2Jsh\" is not in the image");
         let e = image_warnings(&found, &options(true)).unwrap_err().to_string();

@@ -58,10 +58,12 @@ pub fn build_all(roots: &[PendingVmRoot], deployment: &Deployment, spool: &Path,
     let readable = Readable::of(deployment);
     let init = vm_root::init_binary()?;
     let mut left = limit_bytes;
+    let progress = crate::progress::counted("assembling VM roots", roots.len() as u64);
     roots
         .iter()
         .enumerate()
         .map(|(i, pending)| {
+            progress.at(i as u64, &pending.path);
             let what = || format!("{}: VM root file system {}", pending.plugin, pending.path);
             crate::interrupt::checkpoint();
             crate::output::fault_step("building a VM root").with_context(what)?;

@@ -8,20 +8,9 @@ in
 {
   options = {
     assertions = mkOption {
-      type = types.listOf (
-        types.submodule {
-          options = {
-            assertion = mkOption {
-              type = types.bool;
-              description = "Whether the check passed.";
-            };
-            message = mkOption {
-              type = types.str;
-              description = "What failed, naming the service and option, and what to do.";
-            };
-          };
-        }
-      );
+      # Plain attribute sets, as in NixOS: a submodule per assertion (some
+      # fifteen per service) was most of the evaluation's time.
+      type = types.listOf types.attrs;
       internal = true;
       default = [ ];
       example = [

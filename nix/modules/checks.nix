@@ -13,57 +13,11 @@ let
   );
   known = if names == [ ] then "none" else lib.concatStringsSep ", " names;
 
-  # Each service's dependencies that name another existing service, once.
-  depsOf = builtins.mapAttrs (
-    s: svc: builtins.filter (d: d != s && services ? ${d}) (builtins.attrNames svc.dependsOn)
-  ) services;
-
-  # The cycle through `s` (`[ s … s ]`), or null. The services reachable
-  # from `s` are found breadth first by builtins.genericClosure (native,
-  # each service once, each with the service it was reached from); the
-  # path back is read from those parents. Polynomial, where the former
-  # path search was exponential on a ladder of dependencies.
-  cycleOf =
-    s:
-    let
-      reached = builtins.genericClosure {
-        startSet = map (d: {
-          key = d;
-          from = s;
-        }) depsOf.${s};
-        # Nothing beyond `s` itself is needed.
-        operator =
-          item:
-          if item.key == s then
-            [ ]
-          else
-            map (d: {
-              key = d;
-              from = item.key;
-            }) depsOf.${item.key};
-      };
-      parent = builtins.listToAttrs (
-        map (item: {
-          name = item.key;
-          value = item.from;
-        }) reached
-      );
-      # From `n` back to `s`, as the path from `s` to `n`.
-      pathTo = n: if parent.${n} == s then [ n ] else pathTo parent.${n} ++ [ n ];
-    in
-    if lib.any (item: item.key == s) reached then [ s ] ++ pathTo s else null;
-
-  # Each cycle is reported once, from its first service by name.
-  cycleAssertions = lib.concatMap (
-    s:
-    let
-      c = cycleOf s;
-    in
-    lib.optional (c != null && lib.all (m: s <= m) c) {
-      assertion = false;
-      message = "services.${s}.dependsOn: dependency cycle ${lib.concatStringsSep " -> " c}; remove one of these dependencies.";
-    }
-  ) names;
+  # Dependency cycles are found by the host (`nix2dream eval`/`render`,
+  # host/src/deployment/validate.rs: linear, naming the cycle), not here:
+  # the module system has no linear way to search a graph (every path walk
+  # tried was quadratic on a chain of services, or exponential on a ladder),
+  # and every check here must stay linear in the services.
 
   dependsOnAssertions = lib.concatMap (
     s:
@@ -88,9 +42,8 @@ let
   ) names;
 
   # Every published port, as "port/protocol" -> [ "services.a.ports.http" … ].
-  portUsers = lib.foldl' (
-    acc: u: acc // { ${u.key} = (acc.${u.key} or [ ]) ++ [ u.where ]; }
-  ) { } (
+  # (Grouped natively: a fold that copies the set per port is quadratic.)
+  portUsers = builtins.mapAttrs (_: map (u: u.where)) (lib.groupBy (u: u.key) (
     lib.concatMap (
       s:
       lib.mapAttrsToList (pname: p: {
@@ -98,7 +51,7 @@ let
         where = "services.${s}.ports.${lib.strings.escapeNixIdentifier pname}";
       }) services.${s}.ports
     ) names
-  );
+  ));
 
   # A service's `volumes.<v>.shared` names a volume the deployment declares.
   declaredVolumes = builtins.attrNames config.volumes;
@@ -156,7 +109,6 @@ in
     }) nameClashes
     ++ lib.concatMap (s: map (a: a // { message = n2d.locateMessage s a.message; }) s.assertions) all
     ++ dependsOnAssertions
-    ++ cycleAssertions
     ++ sharedVolumeAssertions
     ++ volumeNameAssertions
     ++ secretAssertions

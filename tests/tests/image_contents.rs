@@ -97,3 +97,25 @@ fn a_source_config_file_is_readable_by_the_service_only() {
     let other = docker_run(&archive, &["--user", "4242:4242"], &["cat", "/etc/db-password"]);
     assert!(!other.ok && other.stderr.contains("Permission denied"), "another user read the secret: {}{}", other.stdout, other.stderr);
 }
+
+/// `--plugin docker --plugin compose --plugin k8s`: the same image for the
+/// same service is assembled once; the other plugins' archives are hard
+/// links to it (one inode on disk), and each still loads into Docker.
+#[test]
+fn an_image_several_plugins_ask_for_is_built_once_per_render() {
+    use std::os::unix::fs::MetadataExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let busybox = busybox_package(tmp.path());
+    let out = tmp.path().join("out");
+    let input = write_deployment(tmp.path(), json!({"web": service(Some(&busybox), &["echo", "hi"])}), json!({}));
+    let r = run(nix2dream().args(["render", "--plugin", "docker", "--plugin", "compose", "--plugin", "k8s"]).arg(&input).arg("--out").arg(&out));
+    assert!(r.ok, "{}", r.stderr);
+    let archives: Vec<std::fs::Metadata> =
+        ["docker", "compose", "k8s"].iter().map(|p| std::fs::metadata(out.join(p).join("images/web.tar")).unwrap()).collect();
+    assert!(archives.iter().all(|m| m.ino() == archives[0].ino() && m.nlink() == 3), "not one archive linked three times");
+    let ran = docker_run(&out.join("compose/images/web.tar"), &[], &[]);
+    assert!(ran.ok && ran.stdout == "hi\n", "{}{}", ran.stdout, ran.stderr);
+    // A second render, with nothing changed, keeps them linked and up to date.
+    let r = run(nix2dream().args(["render", "--check", "--plugin", "docker", "--plugin", "compose", "--plugin", "k8s"]).arg(&input).arg("--out").arg(&out));
+    assert!(r.ok, "{}", r.stderr);
+}

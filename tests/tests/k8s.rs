@@ -132,3 +132,24 @@ fn yaml_1_1_words_start_periods_patches_and_extra_objects_pass_strict_validation
     assert!(!r.ok && r.stderr.contains("managers.k8s: unknown key \"patches\" (known: patch)"), "{}", r.stderr);
     assert_eq!(snapshot(&out), before);
 }
+
+/// 20,000 services render within the plugin's default limits (memory,
+/// fuel, output): the plugin once held every object until the end and
+/// needed more than 400 MiB. `--check` into a directory that does not exist
+/// renders everything but builds no image.
+#[test]
+fn twenty_thousand_services_render_within_the_default_limits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let services: serde_json::Map<String, serde_json::Value> = (0..20_000)
+        .map(|i| {
+            let s = json!({"process": {"argv": ["/bin/app", "--id", i.to_string()]}, "env": {"ID": i.to_string()},
+                "ports": {"http": {"port": 10000 + i % 50000}}, "volumes": {"data": {"path": "/var/lib/data"}},
+                "healthcheck": {"command": ["true"]}});
+            (format!("svc-{i}"), s)
+        })
+        .collect();
+    let input = write_deployment(tmp.path(), serde_json::Value::Object(services), json!({}));
+    let r = run(nix2dream().args(["render", "-q", "--check", "--format", "json", "--plugin", "k8s"]).arg(&input).arg("--out").arg(tmp.path().join("none")));
+    let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stderr));
+    assert_eq!(report["exitCode"], 1, "rendered, and differs from the missing directory: {}", report["error"]);
+}

@@ -72,3 +72,97 @@ pub fn closure(roots: &[String]) -> Result<Vec<PathBuf>> {
     }
     Ok(paths)
 }
+
+/// The references of every path in the closure of a render's roots, asked
+/// of Nix once (`nix path-info --json --recursive`), so that each image's
+/// closure is a walk in memory rather than one `nix-store -qR` per image.
+#[derive(Debug, Default)]
+pub struct StoreGraph {
+    references: std::collections::HashMap<PathBuf, Vec<PathBuf>>,
+}
+
+impl StoreGraph {
+    /// Asks Nix for the closure of `roots` with its references; None when
+    /// that way is not available (no `nix` command, or one that refuses the
+    /// query): then [`closure()`] per image, whose errors name the problem.
+    pub fn query(roots: &[String]) -> Option<StoreGraph> {
+        if roots.is_empty() || roots.iter().any(|r| std::fs::symlink_metadata(r).is_err()) {
+            return None;
+        }
+        let output = Command::new("nix")
+            .args(["--extra-experimental-features", "nix-command", "path-info", "--json", "--recursive"])
+            .args(roots)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())?;
+        let value: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
+        StoreGraph::from_path_info(&value)
+    }
+
+    /// Reads `nix path-info --json`: an array of `{path, references}` (Nix
+    /// before 2.19) or an object keyed by path (later), references as full
+    /// paths or, in newer formats, as names in the same store directory.
+    fn from_path_info(value: &serde_json::Value) -> Option<StoreGraph> {
+        let entries: Vec<(String, &serde_json::Value)> = match value {
+            serde_json::Value::Array(items) => items.iter().map(|i| Some((i.get("path")?.as_str()?.to_owned(), i))).collect::<Option<_>>()?,
+            serde_json::Value::Object(map) => map.iter().map(|(k, v)| (k.clone(), v)).collect(),
+            _ => return None,
+        };
+        let mut graph = StoreGraph::default();
+        for (path, info) in entries {
+            let path = PathBuf::from(path);
+            let store_dir = path.parent()?.to_owned();
+            let references = info
+                .get("references")?
+                .as_array()?
+                .iter()
+                .map(|r| r.as_str().map(|r| if r.starts_with('/') { PathBuf::from(r) } else { store_dir.join(r) }))
+                .collect::<Option<Vec<_>>>()?;
+            graph.references.insert(path, references);
+        }
+        Some(graph)
+    }
+
+    /// The closure of `roots` (sorted), or None when a path is not in the
+    /// graph (then ask [`closure()`], which says why).
+    pub fn closure(&self, roots: &[String]) -> Option<Vec<PathBuf>> {
+        let mut seen: std::collections::BTreeSet<PathBuf> = std::collections::BTreeSet::new();
+        let mut todo: Vec<PathBuf> = roots.iter().map(PathBuf::from).collect();
+        while let Some(path) = todo.pop() {
+            let references = self.references.get(&path)?;
+            if seen.insert(path) {
+                todo.extend(references.iter().filter(|r| !seen.contains(*r)).cloned());
+            }
+        }
+        Some(seen.into_iter().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StoreGraph;
+    use std::path::PathBuf;
+
+    #[test]
+    fn a_closure_is_walked_from_either_path_info_format() {
+        let old = serde_json::json!([
+            {"path": "/nix/store/a-app", "references": ["/nix/store/b-lib", "/nix/store/a-app"]},
+            {"path": "/nix/store/b-lib", "references": ["/nix/store/c-libc"]},
+            {"path": "/nix/store/c-libc", "references": []},
+            {"path": "/nix/store/d-other", "references": ["/nix/store/c-libc"]}
+        ]);
+        let new = serde_json::json!({
+            "/nix/store/a-app": {"references": ["b-lib", "a-app"]},
+            "/nix/store/b-lib": {"references": ["c-libc"]},
+            "/nix/store/c-libc": {"references": []},
+            "/nix/store/d-other": {"references": ["c-libc"]}
+        });
+        for value in [old, new] {
+            let graph = StoreGraph::from_path_info(&value).unwrap();
+            let paths = |v: &[&str]| v.iter().map(PathBuf::from).collect::<Vec<_>>();
+            assert_eq!(graph.closure(&["/nix/store/a-app".into()]).unwrap(), paths(&["/nix/store/a-app", "/nix/store/b-lib", "/nix/store/c-libc"]));
+            assert_eq!(graph.closure(&["/nix/store/d-other".into()]).unwrap(), paths(&["/nix/store/c-libc", "/nix/store/d-other"]));
+            assert!(graph.closure(&["/nix/store/z-unknown".into()]).is_none());
+        }
+    }
+}

@@ -32,11 +32,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-pub use closure::closure;
+pub use closure::{closure, StoreGraph};
 pub(crate) use layer::image_relative_path;
 
 /// What to build: an image request from a plugin, resolved by the host.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct ImageSpec {
     /// Repository name, e.g. `demo-web` (lowercase, as Docker requires).
     pub name: String,
@@ -54,7 +54,7 @@ pub struct ImageSpec {
 }
 
 /// The runtime configuration of the image (the OCI image config's `config`).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct ImageConfig {
     pub entrypoint: Vec<String>,
     pub cmd: Vec<String>,
@@ -74,7 +74,7 @@ pub struct ImageConfig {
 }
 
 /// A file baked into the image's final layer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ImageFile {
     /// Absolute path inside the image, e.g. `/srv/index.html`.
     pub path: String,
@@ -110,9 +110,17 @@ pub const MAX_LAYERS_LIMIT: usize = 125;
 /// that is both an OCI image layout and a docker-archive; the layers come from
 /// the runtime closure of `spec.store_paths` (see [`closure()`]).
 pub fn build_archive(spec: &ImageSpec, dest: &Path) -> Result<BuiltImage> {
+    build_archive_in(spec, None, dest)
+}
+
+/// [`build_archive`], the closure walked in `graph` (a render's one query
+/// for all its images) when it holds every root.
+pub fn build_archive_in(spec: &ImageSpec, graph: Option<&StoreGraph>, dest: &Path) -> Result<BuiltImage> {
     validate(spec)?;
     let paths = if spec.store_paths.is_empty() {
         Vec::new()
+    } else if let Some(paths) = graph.and_then(|g| g.closure(&spec.store_paths)) {
+        paths
     } else {
         closure(&spec.store_paths)
             .with_context(|| format!("building image {}", spec.reference()))?

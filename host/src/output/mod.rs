@@ -10,7 +10,7 @@ pub mod paths;
 mod state;
 mod write;
 
-pub use check::differences;
+pub use check::{differences, Difference};
 pub use state::{OutputDir, Wait};
 pub use write::Written;
 

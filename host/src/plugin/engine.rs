@@ -294,6 +294,7 @@ pub fn compile(engine: &Engine, bytes: &[u8], cache: Option<&Cache>) -> Result<(
     if let Some(component) = cache.and_then(|c| c.load(engine, bytes)) {
         return Ok((component, Origin::Cached));
     }
+    let _step = crate::progress::step(format!("compiling a plugin of {} KiB (the first time only: it is cached)", bytes.len() >> 10));
     let component = Component::new(engine, bytes).map_err(|e| anyhow::anyhow!("{e:#}"))?;
     Ok((component, Origin::Compiled))
 }

@@ -221,9 +221,14 @@ impl Plugin {
         matches!(self.prepared, Prepared::V0_3(_) | Prepared::V0_4(_))
     }
 
-    /// `name@version`, how every message names the plugin.
+    /// `plugin name@version`, how every message names the plugin.
     pub fn label(&self) -> String {
-        format!("plugin {}@{}", self.info.name, self.info.version)
+        format!("plugin {}", self.id())
+    }
+
+    /// `name@version`.
+    pub fn id(&self) -> String {
+        format!("{}@{}", self.info.name, self.info.version)
     }
 
     /// Calls `render`; artifacts bigger than the output limit are refused.

@@ -43,7 +43,7 @@ const SUPPORTED: &[&str] = &[
 ];
 
 const USAGE: &str = "\
-On NixOS: add `imports = [ ./OUT/module.nix ];` to configuration.nix, then nixos-rebuild switch \
+On NixOS: add `imports = [ OUT/module.nix ];` to configuration.nix, then nixos-rebuild switch \
 (systemctl status <deployment>.target). Units are named <deployment>-<service>; override them the NixOS way, \
 e.g. systemd.services.<deployment>-<service>.serviceConfig.MemoryMax = lib.mkForce \"1G\". \
 Packages, `path` entries, closure roots and config sources become dependencies of the system \
