@@ -40,6 +40,13 @@ if ! $only_build; then
   # The vm plugin's tests boot QEMU (TCG) with Debian's kernel and modules.
   need_cmd qemu-system-x86_64 qemu-system-x86
   ls /boot/vmlinuz-* >/dev/null 2>&1 || apt_missing+=(linux-image-amd64)
+  # The C plugin example (examples/c-plugin): clang's wasm32 target, wasi-libc
+  # and compiler-rt's wasm32 builtins, of the LLVM already here (lld-N) if any.
+  if ! ls /usr/lib/llvm-*/lib/clang/*/lib/wasi/libclang_rt.builtins-wasm32.a >/dev/null 2>&1 || [ ! -f /usr/lib/wasm32-wasi/libc.a ]; then
+    llvm=$(find /usr/lib -maxdepth 1 -name 'llvm-[0-9]*' -printf '%f\n' 2>/dev/null | sed 's/^llvm-//' | sort -n | tail -1)
+    if [ -n "$llvm" ]; then apt_missing+=("clang-$llvm" "libclang-rt-$llvm-dev-wasm32" wasi-libc)
+    else apt_missing+=(clang libclang-rt-dev-wasm32 wasi-libc); fi
+  fi
   # The completion scripts are loaded by the shells they are for; man reads the pages.
   need_cmd zsh zsh
   need_cmd fish fish
@@ -77,12 +84,20 @@ command -v check-jsonschema >/dev/null 2>&1 || pip_missing+=(check-jsonschema)
 command -v kubernetes-validate >/dev/null 2>&1 || pip_missing+=(kubernetes-validate)
 python3 -c 'import yaml' 2>/dev/null || pip_missing+=(PyYAML)
 python3 -c 'import ruamel.yaml' 2>/dev/null || pip_missing+=(ruamel.yaml)
+# componentize-py builds the Python plugin example (examples/python-plugin).
+command -v componentize-py >/dev/null 2>&1 || pip_missing+=(componentize-py)
 if [ ${#pip_missing[@]} -gt 0 ]; then
   echo "install-deps: pip install ${pip_missing[*]}" >&2
   python3 -m pip install -q "${pip_missing[@]}" 2>/dev/null || python3 -m pip install -q --break-system-packages "${pip_missing[@]}"
 fi
 # pyenv shims need a rehash to see new console scripts.
 if command -v pyenv >/dev/null 2>&1; then pyenv rehash 2>/dev/null || true; fi
-for tool in honcho check-jsonschema kubernetes-validate; do
+# wit-bindgen's C generator (crates.io), for the C plugin example: the
+# version of the kit's wit-bindgen.
+if ! command -v wit-bindgen >/dev/null 2>&1; then
+  echo "install-deps: cargo install wit-bindgen-cli 0.63.0" >&2
+  cargo install -q wit-bindgen-cli --version 0.63.0 --locked
+fi
+for tool in honcho check-jsonschema kubernetes-validate componentize-py; do
   command -v "$tool" >/dev/null || { echo "install-deps: $tool is installed but not on PATH" >&2; exit 1; }
 done

@@ -20,6 +20,8 @@ pub mod output;
 pub mod plugin;
 pub mod progress;
 pub mod render;
+pub mod sdk;
+pub mod settings;
 pub mod text;
 pub mod vm_requests;
 pub mod vm_root;

@@ -100,6 +100,12 @@ pub fn render(deployment: &Deployment, plugins: &[Plugin], options: &Options) ->
             let message = Message { severity, plugin: Some(plugin.id()), service: Some(item.service), option: Some(item.option), text, unsupported: true };
             if options.strict { errors.push(message) } else { messages.push(message) }
         }
+        // Its settings, checked against its schema here, once for every plugin.
+        let invalid = crate::settings::check(deployment, &plugin.info.name, &plugin.info.settings_schema);
+        if !invalid.is_empty() {
+            errors.extend(invalid.into_iter().map(|e| plugin_error(plugin, format!("{}: {e}", plugin.label()))));
+            continue;
+        }
         // Service addresses as this manager's services reach each other.
         let addressed = crate::addresses::resolve(deployment, plugin.info.addressing);
         let rendered = match plugin.render(&addressed, &bins)? {

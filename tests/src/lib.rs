@@ -117,7 +117,7 @@ fn find_nixpkgs() -> Option<PathBuf> {
 }
 
 /// Records a skipped test (listed loudly at the end of `./x test`).
-fn record_skip(test_name: &str, why: &str) {
+pub fn record_skip(test_name: &str, why: &str) {
     let line = format!("{test_name}: skipped, {why}\n");
     eprintln!("SKIPPED {line}");
     let file = repo_root().join("target/skipped-tests.txt");

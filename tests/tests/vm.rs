@@ -293,7 +293,7 @@ fn bad_kernels_and_taken_ports_get_clear_errors() {
     };
 
     let (r, out) = render_with(json!({}), "unset");
-    assert!(!r.ok && r.stderr.contains("settings.vm: kernel is not set") && r.stderr.contains("pkgs.linuxPackages.kernel"), "{}", r.stderr);
+    assert!(!r.ok && r.stderr.contains("settings.vm.kernel: required, not set") && r.stderr.contains("pkgs.linuxPackages.kernel"), "{}", r.stderr);
     assert!(!out.exists(), "a failed render wrote {}", out.display());
 
     let (r, _) = render_with(json!({"kernel": "/nix/store/00000000000000000000000000000000-no-kernel"}), "missing");

@@ -73,8 +73,8 @@ enum Command {
         #[command(flatten)]
         nix: NixArgs,
     },
-    /// List or inspect plugins.
-    #[command(subcommand)]
+    /// List or inspect plugins; create and build your own (`plugin` works too).
+    #[command(subcommand, visible_alias = "plugin")]
     Plugins(PluginsCommand),
     /// Manage the compiled-plugin cache.
     #[command(subcommand)]
@@ -115,6 +115,8 @@ enum PluginsCommand {
         #[command(flatten)]
         format: FormatArgs,
     },
+    #[command(flatten)]
+    Dev(nix2dream::sdk::DevCommand),
 }
 
 impl Command {
@@ -165,6 +167,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Plugins(PluginsCommand::List { limits, format }) => return plugins::list(&limits, format.json()),
         Command::Plugins(PluginsCommand::Inspect { plugin, limits, format }) => return plugins::inspect(&plugin, &limits, format.json()),
+        Command::Plugins(PluginsCommand::Dev(command)) => nix2dream::sdk::run(command)?,
         Command::Cache(CacheCommand::Clean) => {
             let Some(dir) = engine::default_cache_dir() else {
                 bail!("no cache directory: neither NIX2DREAM_CACHE_DIR, XDG_CACHE_HOME nor HOME is set");

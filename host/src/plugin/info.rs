@@ -53,10 +53,9 @@ pub fn check(info: &PluginInfo) -> Result<()> {
             );
         }
     }
-    if !info.settings_schema.is_empty() {
-        if let Err(e) = serde_json::from_str::<serde_json::Value>(&info.settings_schema) {
-            bail!("its settings schema is not JSON: {e}");
-        }
+    // The host checks settings against it before every render: it must compile.
+    if let Err(e) = crate::settings::validator(&info.settings_schema) {
+        bail!("its settings schema is {e}");
     }
     Ok(())
 }
@@ -103,5 +102,6 @@ mod tests {
         let e = refused(|i| i.supported_options.push("healthCheck".into()));
         assert!(e.contains("\"healthCheck\"") && e.contains("not a core option") && e.contains("healthcheck"), "{e}");
         assert!(refused(|i| i.settings_schema = "{not json".into()).contains("settings schema is not JSON"));
+        assert!(refused(|i| i.settings_schema = r#"{"$ref": "https://example.com/s.json"}"#.into()).contains("not a usable JSON Schema"));
     }
 }

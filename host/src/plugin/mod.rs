@@ -47,7 +47,8 @@ fn check_is_component(file: &Path, bytes: &[u8]) -> Result<()> {
     } else if wasmparser::Parser::is_core_wasm(bytes) {
         bail!(
             "{} is a core WebAssembly module, not a component: build the plugin with the \
-             nix2dream plugin kit and turn it into a component (`./x build` does both)",
+             nix2dream plugin kit and turn it into a component (`nix2dream plugins build` does both; for a \
+             module built otherwise, `nix2dream plugins componentize`)",
             file.display()
         )
     } else {
@@ -81,14 +82,23 @@ fn is_allowed_import(name: &str) -> bool {
     name.strip_prefix("nix2dream:manager/host@0.4.").is_some_and(|patch| !patch.is_empty() && patch.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// How to build without WASI, per language (docs/writing-a-plugin.md).
+pub(crate) const WITHOUT_WASI: &str = " Build it without WASI:\n  \
+     Rust: for wasm32-unknown-unknown (not wasm32-wasip1/p2) with the plugin kit: `nix2dream plugins build`\n  \
+     Python: componentize-py ... componentize APP --stub-wasi (WASI calls become traps)\n  \
+     C: clang --target=wasm32-wasi -mexec-model=reactor -Wl,--no-entry, and no stdio, files, clock or \
+     randomness (one printf brings WASI in), then `nix2dream plugins componentize`";
+
 /// Refuses a component that imports anything but `host.report`.
 fn refuse_imports(imports: &[String]) -> Result<()> {
     let refused: Vec<&String> = imports.iter().filter(|i| !is_allowed_import(i)).collect();
     if !refused.is_empty() {
+        let wasi = refused.iter().any(|i| i.starts_with("wasi:"));
         bail!(
             "it imports {} — nix2dream gives plugins no imports but `nix2dream:manager/host` (no WASI, no other \
-             host function). Build it for wasm32-unknown-unknown with the plugin kit, not for wasm32-wasip1/p2",
-            refused.iter().map(|i| format!("`{}`", crate::text::printable(i))).collect::<Vec<_>>().join(", ")
+             host function).{}",
+            refused.iter().map(|i| format!("`{}`", crate::text::printable(i))).collect::<Vec<_>>().join(", "),
+            if wasi { WITHOUT_WASI } else { "" }
         );
     }
     Ok(())
@@ -386,5 +396,39 @@ fn artifact_size(artifact: &Artifact) -> usize {
                 + root.files.iter().map(|f| f.path.len() + content(&f.content)).sum::<usize>()
                 + root.store_paths.iter().map(String::len).sum::<usize>()
         }
+    }
+}
+
+#[cfg(test)]
+mod import_rule_tests {
+    use super::*;
+
+    #[test]
+    fn only_host_report_of_contract_0_4_x_may_be_imported() {
+        for allowed in ["nix2dream:manager/host@0.4.0", "nix2dream:manager/host@0.4.12"] {
+            assert!(is_allowed_import(allowed), "{allowed}");
+        }
+        for refused in [
+            "nix2dream:manager/host@0.3.0",
+            "nix2dream:manager/host@0.5.0",
+            "nix2dream:manager/host@0.4.",
+            "nix2dream:manager/host@0.4.0-rc1",
+            "nix2dream:manager/host@0.4.0.1",
+            "nix2dream:manager/host",
+            "nix2dream:manager/plugin@0.4.0",
+            "nix2dream:manager/types@0.4.0",
+            "wasi:cli/environment@0.2.0",
+        ] {
+            assert!(!is_allowed_import(refused), "{refused}");
+        }
+    }
+
+    #[test]
+    fn a_wasi_import_is_refused_with_how_to_build_without_it_per_language() {
+        let e = refuse_imports(&["wasi:cli/stdout@0.2.0".into()]).unwrap_err().to_string();
+        assert!(e.contains("`wasi:cli/stdout@0.2.0`") && e.contains("Rust:") && e.contains("--stub-wasi") && e.contains("-mexec-model=reactor"), "{e}");
+        let e = refuse_imports(&["acme:db/query".into()]).unwrap_err().to_string();
+        assert!(!e.contains("--stub-wasi"), "{e}");
+        assert!(refuse_imports(&["nix2dream:manager/host@0.4.0".into()]).is_ok());
     }
 }

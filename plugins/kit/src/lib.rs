@@ -17,11 +17,25 @@ pub mod systemd;
 pub mod testing;
 pub mod yaml;
 
+// The generated bindings and the export macro name the kit by its crate
+// name (so that a plugin needs no wit-bindgen dependency of its own); inside
+// the kit that name must resolve too.
+extern crate self as nix2dream_plugin_kit;
+
+/// wit-bindgen's runtime, for the code `export_manager!` expands to in a
+/// plugin crate.
+#[doc(hidden)]
+pub use wit_bindgen::rt as __rt;
+
 #[doc(hidden)]
 pub mod bindings {
+    // `wit/manager.wit` is a copy of the repository's `wit/v0.4.0/manager.wit`
+    // (the source of truth), inside the crate so that the packaged kit builds;
+    // tests/tests/sdk.rs holds the two identical.
     wit_bindgen::generate!({
-        path: "../../wit/v0.4.0",
+        path: "wit",
         world: "manager",
+        runtime_path: "nix2dream_plugin_kit::__rt",
         pub_export_macro: true,
         export_macro_name: "__export_manager_world",
         default_bindings_module: "nix2dream_plugin_kit::bindings",

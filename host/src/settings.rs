@@ -1,0 +1,143 @@
+//! Plugin settings — `settings.<plugin>` (deployment-wide) and
+//! `services.<name>.managers.<plugin>` (per service) — checked once, by the
+//! host, against the JSON Schema the plugin declares in `info()`, before the
+//! plugin runs: every plugin gets the same errors, naming the exact key.
+
+use crate::deployment::Deployment;
+use jsonschema::error::ValidationErrorKind;
+use jsonschema::paths::LocationSegment;
+use serde_json::Value;
+
+/// At most this many problems are listed per settings object.
+const MAX_PROBLEMS: usize = 20;
+
+/// A plugin's settings schema as a validator: `Ok(None)` when it declares
+/// none, an error when it is not a JSON Schema this host can use (a remote
+/// `$ref`, an unknown draft, a bad regex).
+pub fn validator(schema: &str) -> Result<Option<jsonschema::Validator>, String> {
+    if schema.trim().is_empty() {
+        return Ok(None);
+    }
+    let schema: Value = serde_json::from_str(schema).map_err(|e| format!("not JSON: {e}"))?;
+    jsonschema::validator_for(&schema).map(Some).map_err(|e| format!("not a usable JSON Schema: {e}"))
+}
+
+/// Every way the deployment's settings for `plugin` break its schema, each
+/// naming `settings.<plugin>.<field>` or `services.<name>.managers.<plugin>.<field>`.
+pub fn check(deployment: &Deployment, plugin: &str, schema_text: &str) -> Vec<String> {
+    let validator = match validator(schema_text) {
+        Ok(Some(v)) => v,
+        Ok(None) => return Vec::new(),
+        Err(e) => return vec![format!("plugin {plugin}: its settings schema is {e}")],
+    };
+    let schema: Value = serde_json::from_str(schema_text).unwrap_or_default();
+    let mut problems = Vec::new();
+    if let Some(value) = deployment.settings.get(plugin) {
+        problems.extend(check_one(&validator, &schema, value, &format!("settings.{plugin}"), plugin));
+    }
+    for (name, service) in &deployment.services {
+        if let Some(value) = service.managers.get(plugin) {
+            problems.extend(check_one(&validator, &schema, value, &format!("services.{name}.managers.{plugin}"), plugin));
+        }
+    }
+    problems
+}
+
+/// The `description` the schema gives the property at `path` (properties only).
+fn description<'s>(schema: &'s Value, path: &[String]) -> Option<&'s str> {
+    path.iter().try_fold(schema, |s, p| s.get("properties")?.get(p))?.get("description")?.as_str()
+}
+
+fn check_one(validator: &jsonschema::Validator, schema: &Value, value: &Value, at: &str, plugin: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    for error in validator.iter_errors(value) {
+        let mut path = at.to_owned();
+        let mut properties = Vec::new();
+        for segment in error.instance_path().iter() {
+            match segment {
+                LocationSegment::Property(p) => {
+                    path = format!("{path}.{p}");
+                    properties.push(p.into_owned());
+                }
+                LocationSegment::Index(i) => path = format!("{path}[{i}]"),
+            }
+        }
+        match error.kind() {
+            ValidationErrorKind::AdditionalProperties { unexpected } => {
+                problems.extend(unexpected.iter().map(|key| format!("{path}.{key}: not a setting of the {plugin} plugin (see `nix2dream plugins inspect {plugin}`)")));
+            }
+            ValidationErrorKind::Required { property: Value::String(key) } => {
+                properties.push(key.clone());
+                let what = description(schema, &properties).map(|d| format!(": {d}")).unwrap_or_default();
+                problems.push(format!("{path}.{key}: required, not set{what}"));
+            }
+            _ => problems.push(format!("{path}: {error}")),
+        }
+        if problems.len() >= MAX_PROBLEMS {
+            problems.truncate(MAX_PROBLEMS);
+            problems.push(format!("{at}: (more problems not shown)"));
+            break;
+        }
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SCHEMA: &str = r#"{
+      "$schema": "https://json-schema.org/draft/2020-12/schema",
+      "type": "object",
+      "properties": {
+        "binDir": {"type": "string", "pattern": "^[a-z]+$"},
+        "enable": {"type": "boolean"},
+        "ports": {"type": "array", "items": {"type": "integer"}}
+      },
+      "additionalProperties": false
+    }"#;
+
+    fn deployment(settings: Value, managers: Value) -> Deployment {
+        crate::deployment::from_value(serde_json::json!({
+            "schema": "nix2dream/v1",
+            "name": "t",
+            "services": {"web": {"process": {"argv": ["web"]}, "managers": {"demo": managers}}},
+            "settings": {"demo": settings},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn errors_name_the_setting_where_it_is() {
+        let d = deployment(serde_json::json!({"binDir": 5, "typo": 1}), serde_json::json!({"enable": "yes", "ports": [80, "x"]}));
+        let problems = check(&d, "demo", SCHEMA);
+        assert!(problems.iter().any(|p| p.starts_with("settings.demo.binDir: 5 is not of type \"string\"")), "{problems:#?}");
+        assert!(problems.iter().any(|p| p.starts_with("settings.demo.typo: not a setting of the demo plugin")), "{problems:#?}");
+        assert!(problems.iter().any(|p| p.starts_with("services.web.managers.demo.enable: \"yes\" is not of type \"boolean\"")), "{problems:#?}");
+        assert!(problems.iter().any(|p| p.starts_with("services.web.managers.demo.ports[1]: ")), "{problems:#?}");
+        assert_eq!(problems.len(), 4, "{problems:#?}");
+    }
+
+    #[test]
+    fn a_missing_required_setting_is_named_with_its_description() {
+        let schema = r#"{"type": "object", "required": ["kernel"],
+            "properties": {"kernel": {"type": "string", "description": "A kernel package, e.g. pkgs.linuxPackages.kernel."}}}"#;
+        let d = deployment(serde_json::json!({}), serde_json::json!({"kernel": "/k"}));
+        assert_eq!(check(&d, "demo", schema), ["settings.demo.kernel: required, not set: A kernel package, e.g. pkgs.linuxPackages.kernel."]);
+    }
+
+    #[test]
+    fn valid_settings_and_plugins_without_a_schema_pass() {
+        let d = deployment(serde_json::json!({"binDir": "bin"}), serde_json::json!({"enable": true, "ports": [80]}));
+        assert!(check(&d, "demo", SCHEMA).is_empty());
+        let bad = deployment(serde_json::json!({"anything": 1}), serde_json::json!(null));
+        assert!(check(&bad, "demo", "").is_empty());
+    }
+
+    #[test]
+    fn a_schema_the_host_cannot_use_is_named() {
+        assert!(validator(r#"{"$ref": "https://example.com/s.json"}"#).is_err());
+        assert!(validator(r#"{"type": "object", "properties": {"a": {"pattern": "("}}}"#).is_err());
+        assert!(validator("").unwrap().is_none());
+    }
+}
