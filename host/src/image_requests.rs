@@ -170,6 +170,7 @@ pub fn build_all(
     roots.sort();
     roots.dedup();
     let graph = image::StoreGraph::query(&roots);
+    let mut measured = image::MeasuredLayers::default();
     // What each distinct image became: its archive, and the programs missing from it.
     let mut assembled: HashMap<ImageSpec, (PathBuf, Vec<String>)> = HashMap::new();
     for (i, (pending, spec)) in images.iter().zip(specs).enumerate() {
@@ -186,7 +187,7 @@ pub fn build_all(
             std::fs::hard_link(first, &dest).with_context(|| format!("{}: linking to the same image at {}", what(), first.display()))?;
             (Contents::Spooled(dest.clone(), Some(key)), missing.clone())
         } else {
-            let image = image::build_archive_from(&spec, &closure, &dest).with_context(what)?;
+            let image = image::build_archive_measured(&spec, &closure, &dest, &mut measured).with_context(what)?;
             built.bytes += image.bytes;
             if built.bytes > limit_bytes {
                 bail!(

@@ -15,7 +15,7 @@ use anyhow::{bail, Context, Result};
 use tar::EntryType;
 
 use super::config::{self, Descriptor, MEDIA_CONFIG, MEDIA_LAYER};
-use super::layer::{self, digest_of, header, Blob, Pass};
+use super::layer::{self, digest_of, header, Blob, MeasuredLayers, Pass};
 use super::{user, BuiltImage, ImageSpec};
 
 /// How the sorted closure is split into store layers: one path per layer
@@ -31,7 +31,7 @@ pub(super) fn group_paths(paths: &[PathBuf], max_layers: usize) -> Vec<&[PathBuf
     }
 }
 
-pub(super) fn write(spec: &ImageSpec, closure: &[PathBuf], dest: &Path) -> Result<BuiltImage> {
+pub(super) fn write(spec: &ImageSpec, closure: &[PathBuf], dest: &Path, measured: &mut MeasuredLayers) -> Result<BuiltImage> {
     if std::fs::symlink_metadata(dest).is_ok() {
         bail!(
             "{} already exists: give a path that does not exist yet",
@@ -55,7 +55,7 @@ pub(super) fn write(spec: &ImageSpec, closure: &[PathBuf], dest: &Path) -> Resul
     let groups = group_paths(&paths, spec.max_layers);
     let mut layers: Vec<(Blob, String)> = Vec::new();
     for group in &groups {
-        let (_, blob) = layer::write_store_layer(group, std::io::sink(), Pass::Measure)?;
+        let blob = measured.measure(group)?;
         // Named as inside the image, whatever the source directory.
         let in_image = |p: &PathBuf| {
             format!(

@@ -22,6 +22,24 @@ use super::ImageFile;
 /// Modification time of every entry: 1, like the Nix store.
 pub(super) const MTIME: u64 = 1;
 
+/// The digests and sizes of the store layers measured in one render, so
+/// that images sharing a package hash its layer once (store paths never
+/// change within a render).
+#[derive(Debug, Default)]
+pub struct MeasuredLayers(std::collections::HashMap<Vec<PathBuf>, Blob>);
+
+impl MeasuredLayers {
+    /// The layer of `paths`, measured now unless it was already.
+    pub(super) fn measure(&mut self, paths: &[PathBuf]) -> Result<Blob> {
+        if let Some(blob) = self.0.get(paths) {
+            return Ok(blob.clone());
+        }
+        let (_, blob) = write_store_layer(paths, io::sink(), Pass::Measure)?;
+        self.0.insert(paths.to_vec(), blob.clone());
+        Ok(blob)
+    }
+}
+
 /// A layer's digest and size.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Blob {

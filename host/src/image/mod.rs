@@ -33,6 +33,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 pub use closure::{closure, StoreGraph};
+pub use layer::MeasuredLayers;
 pub(crate) use layer::image_relative_path;
 
 /// What to build: an image request from a plugin, resolved by the host.
@@ -168,14 +169,16 @@ pub fn missing_programs(spec: &ImageSpec, closure: &[PathBuf]) -> Vec<String> {
 /// [`build_archive`] with the closure given: each path (a directory, file or
 /// symlink) appears in the image as `/nix/store/<its file name>`. Unit tests
 /// pass plain directories that stand in for store paths.
-pub(crate) fn build_archive_from(
-    spec: &ImageSpec,
-    closure: &[PathBuf],
-    dest: &Path,
-) -> Result<BuiltImage> {
+pub(crate) fn build_archive_from(spec: &ImageSpec, closure: &[PathBuf], dest: &Path) -> Result<BuiltImage> {
+    build_archive_measured(spec, closure, dest, &mut MeasuredLayers::default())
+}
+
+/// [`build_archive_from`], with the layers already measured in this render
+/// (images sharing a package hash its layer once).
+pub fn build_archive_measured(spec: &ImageSpec, closure: &[PathBuf], dest: &Path, measured: &mut MeasuredLayers) -> Result<BuiltImage> {
     validate(spec)?;
     let missing_programs = programs::missing(spec, closure);
-    let built = archive::write(spec, closure, dest)
+    let built = archive::write(spec, closure, dest, measured)
         .with_context(|| format!("building image {} at {}", spec.reference(), dest.display()))?;
     Ok(BuiltImage { missing_programs, ..built })
 }
