@@ -149,13 +149,15 @@ pub struct BuiltImages {
 /// `unchanged` maps output paths to the key of the archive the last render
 /// wrote there, still in place (`OutputDir::unchanged_files`; empty for
 /// `--check`, which compares bytes): an image whose key is the same is kept
-/// as it is, not built again.
+/// as it is, not built again. `measured`: the layers whose digests are
+/// known (from earlier renders into this directory), and those measured now.
 pub fn build_all(
     images: &[PendingImage],
     deployment: &Deployment,
     spool: &Path,
     limit_bytes: u64,
     unchanged: &BTreeMap<String, String>,
+    measured: &mut image::MeasuredLayers,
 ) -> Result<BuiltImages> {
     let mut built = BuiltImages { files: Vec::new(), warnings: Vec::new(), bytes: 0 };
     if images.is_empty() {
@@ -170,7 +172,6 @@ pub fn build_all(
     roots.sort();
     roots.dedup();
     let graph = image::StoreGraph::query(&roots);
-    let mut measured = image::MeasuredLayers::default();
     // What each distinct image became: its archive, and the programs missing from it.
     let mut assembled: HashMap<ImageSpec, (PathBuf, Vec<String>)> = HashMap::new();
     for (i, (pending, spec)) in images.iter().zip(specs).enumerate() {
@@ -187,7 +188,7 @@ pub fn build_all(
             std::fs::hard_link(first, &dest).with_context(|| format!("{}: linking to the same image at {}", what(), first.display()))?;
             (Contents::Spooled(dest.clone(), Some(key)), missing.clone())
         } else {
-            let image = image::build_archive_measured(&spec, &closure, &dest, &mut measured).with_context(what)?;
+            let image = image::build_archive_measured(&spec, &closure, &dest, measured).with_context(what)?;
             built.bytes += image.bytes;
             if built.bytes > limit_bytes {
                 bail!(

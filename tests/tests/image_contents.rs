@@ -158,3 +158,29 @@ fn an_unchanged_image_is_kept_and_an_altered_one_rebuilt() {
     let ran = docker_run(&archive, &[], &["sh", "-c", "echo $MODE"]);
     assert!(ran.ok && ran.stdout == "new\n", "{}{}", ran.stdout, ran.stderr);
 }
+
+/// A render into a directory that holds the layers' digests from an
+/// earlier render (`.nix2dream/layers.json`: the store layers are not hashed
+/// again) writes the same bytes as a render from scratch; a damaged record
+/// is ignored.
+#[test]
+fn layers_measured_by_an_earlier_render_give_the_same_archive() {
+    let tmp = tempfile::tempdir().unwrap();
+    let busybox = busybox_package(tmp.path());
+    let out = tmp.path().join("out");
+    let first = write_deployment(tmp.path(), json!({"web": service(Some(&busybox), &["echo", "one"])}), json!({}));
+    assert!(render(&first, &out, &[]).ok);
+    let layers = out.join(".nix2dream/layers.json");
+    assert!(std::fs::read_to_string(&layers).unwrap().contains(busybox.as_str()), "the package's layer is recorded");
+    let second = write_deployment(tmp.path(), json!({"web": service(Some(&busybox), &["echo", "two"])}), json!({}));
+    assert!(render(&second, &out, &[]).ok);
+    let scratch = tmp.path().join("scratch");
+    assert!(render(&second, &scratch, &[]).ok);
+    let archive = |dir: &Path| std::fs::read(dir.join("images/web.tar")).unwrap();
+    assert!(archive(&out) == archive(&scratch), "the recorded digests changed the archive");
+    std::fs::write(&layers, "{ not json").unwrap();
+    let third = write_deployment(tmp.path(), json!({"web": service(Some(&busybox), &["echo", "three"])}), json!({}));
+    assert!(render(&third, &out, &[]).ok);
+    let ran = docker_run(&out.join("images/web.tar"), &[], &[]);
+    assert!(ran.ok && ran.stdout == "three\n", "{}{}", ran.stdout, ran.stderr);
+}

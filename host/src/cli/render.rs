@@ -57,6 +57,8 @@ struct Done {
     written: Vec<String>,
     removed: Vec<String>,
     drift: Option<Vec<output::Difference>>,
+    /// The layers the images used, to save once the render is written.
+    measured: Option<nix2dream::image::MeasuredLayers>,
 }
 
 pub fn run(args: RenderArgs, ui: Ui) -> Result<ExitCode> {
@@ -185,6 +187,9 @@ fn render(args: &RenderArgs, ui: Ui, done: &mut Done) -> Result<ExitCode> {
     let mut out = output::OutputDir::open_for_writing(&args.out, wait).or_fail(Failure::Io)?;
     build_artifacts(&mut outcome, &deployment, &mut out, image_limit, &options, done, true).or_fail(Failure::Plugin)?;
     let written = out.write_all(&outcome.files, args.force).or_fail(Failure::Io)?;
+    if let Some(measured) = &done.measured {
+        out.save_measured_layers(measured);
+    }
     drop(out);
     done.written = written.written;
     done.removed = written.removed;
@@ -235,8 +240,9 @@ fn build_artifacts(
         return Ok(());
     }
     let spool = out.spool_dir()?;
-    let unchanged = if keep_unchanged { out.unchanged_files() } else { Default::default() };
-    let images = image_requests::build_all(&outcome.images, deployment, &spool, image_limit, &unchanged)?;
+    let (unchanged, mut measured) = if keep_unchanged { (out.unchanged_files(), out.measured_layers()) } else { Default::default() };
+    let images = image_requests::build_all(&outcome.images, deployment, &spool, image_limit, &unchanged, &mut measured)?;
+    done.measured = Some(measured);
     done.messages.extend(render::image_warnings(&images.warnings, options)?);
     let vm_roots = vm_requests::build_all(&outcome.vm_roots, deployment, &spool, image_limit.saturating_sub(images.bytes))?;
     outcome.files.extend(images.files);

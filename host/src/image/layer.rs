@@ -22,21 +22,62 @@ use super::ImageFile;
 /// Modification time of every entry: 1, like the Nix store.
 pub(super) const MTIME: u64 = 1;
 
-/// The digests and sizes of the store layers measured in one render, so
-/// that images sharing a package hash its layer once (store paths never
-/// change within a render).
+/// The digests and sizes of store layers already measured, so that images
+/// sharing a package hash its layer once per render, and a later render
+/// into the same output directory not at all (store paths never change).
+/// Saved in the output's `.nix2dream/layers.json` (`output/kept.rs`): who
+/// can change it can change the archives beside it anyway, and a wrong
+/// entry only makes an archive that fails to load, never one holding
+/// other files. `used` keeps the saved list to what the last render used.
 #[derive(Debug, Default)]
-pub struct MeasuredLayers(std::collections::HashMap<Vec<PathBuf>, Blob>);
+pub struct MeasuredLayers {
+    known: std::collections::HashMap<Vec<PathBuf>, Blob>,
+    used: std::collections::BTreeMap<Vec<PathBuf>, Blob>,
+}
+
+/// One measured layer, as saved.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SavedLayer {
+    format: String,
+    paths: Vec<PathBuf>,
+    digest: String,
+    size: u64,
+}
+
+/// Changing how layers are written changes this: older measures are not used.
+const LAYER_FORMAT: &str = "nix2dream-layer-v1";
 
 impl MeasuredLayers {
     /// The layer of `paths`, measured now unless it was already.
     pub(super) fn measure(&mut self, paths: &[PathBuf]) -> Result<Blob> {
-        if let Some(blob) = self.0.get(paths) {
-            return Ok(blob.clone());
-        }
-        let (_, blob) = write_store_layer(paths, io::sink(), Pass::Measure)?;
-        self.0.insert(paths.to_vec(), blob.clone());
+        let blob = match self.known.get(paths) {
+            Some(blob) => blob.clone(),
+            None => write_store_layer(paths, io::sink(), Pass::Measure)?.1,
+        };
+        self.known.insert(paths.to_vec(), blob.clone());
+        self.used.insert(paths.to_vec(), blob.clone());
         Ok(blob)
+    }
+
+    /// Reads what [`MeasuredLayers::to_json`] wrote; anything unreadable is ignored.
+    pub fn from_json(bytes: &[u8]) -> MeasuredLayers {
+        let saved: Vec<SavedLayer> = serde_json::from_slice(bytes).unwrap_or_default();
+        let known = saved
+            .into_iter()
+            .filter(|l| l.format == LAYER_FORMAT && l.digest.starts_with("sha256:"))
+            .map(|l| (l.paths, Blob { digest: l.digest, size: l.size }))
+            .collect();
+        MeasuredLayers { known, used: Default::default() }
+    }
+
+    /// The layers this render used, to save.
+    pub fn to_json(&self) -> Vec<u8> {
+        let saved: Vec<SavedLayer> = self
+            .used
+            .iter()
+            .map(|(paths, blob)| SavedLayer { format: LAYER_FORMAT.into(), paths: paths.clone(), digest: blob.digest.clone(), size: blob.size })
+            .collect();
+        serde_json::to_vec(&saved).unwrap_or_default()
     }
 }
 

@@ -1,4 +1,8 @@
-//! Files a render may keep instead of writing them again: image archives
+//! What a render may reuse from the last one into the same directory:
+//! image archives it keeps instead of writing them again (below), and the
+//! digests of store layers (`layers.json`, see `image::MeasuredLayers`).
+//!
+//! Kept files: image archives
 //! whose key (a hash of everything they are made of) is unchanged, and whose
 //! file is still the one the last render wrote. `.nix2dream/kept.json`
 //! records, per path, the key and the file's identity (device, inode, size,
@@ -15,6 +19,7 @@ use std::io::Write;
 use std::path::Path;
 
 const KEPT: &str = "kept.json";
+const LAYERS: &str = "layers.json";
 
 /// What the last render wrote at a path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,23 +65,46 @@ impl OutputDir {
     }
 
     /// Records what this render wrote or kept (best effort: see the module
-    /// comment); none: no record. The temp file is in the stage folder,
-    /// which the next run empties if this one dies.
+    /// comment); none: no record.
     pub(super) fn save_kept(&mut self, keyed: &[(&str, &str)]) {
-        if keyed.is_empty() {
-            let _ = rfs::unlinkat(&self.state, KEPT, AtFlags::empty());
-            return;
-        }
         let records: BTreeMap<&str, FileRecord> =
             keyed.iter().filter_map(|(path, key)| Some((*path, self.record_of(path, key)?))).collect();
+        let bytes = serde_json::to_vec(&records).unwrap_or_default();
+        self.save_state_file(KEPT, (!records.is_empty()).then_some(&bytes[..]));
+    }
+
+    /// The layers measured by earlier renders into this directory
+    /// (`image::MeasuredLayers`: trusted like the archives beside them).
+    pub fn measured_layers(&mut self) -> crate::image::MeasuredLayers {
+        let mut bytes = Vec::new();
+        if let Ok(mut file) = nofollow::open_file(&self.state, LAYERS) {
+            let _ = std::io::Read::read_to_end(&mut file, &mut bytes);
+        }
+        crate::image::MeasuredLayers::from_json(&bytes)
+    }
+
+    /// Keeps the layers this render used for the next one (best effort).
+    pub fn save_measured_layers(&mut self, layers: &crate::image::MeasuredLayers) {
+        let bytes = layers.to_json();
+        self.save_state_file(LAYERS, (bytes != b"[]").then_some(&bytes[..]));
+    }
+
+    /// Replaces `name` in the state folder with `bytes` (None: removes it),
+    /// through a temp file in the stage folder, which the next run empties
+    /// if this one dies. Best effort: these files only save work.
+    fn save_state_file(&mut self, name: &str, bytes: Option<&[u8]>) {
+        let Some(bytes) = bytes else {
+            let _ = rfs::unlinkat(&self.state, name, AtFlags::empty());
+            return;
+        };
         let Ok(stage) = self.stage_dir() else { return };
-        let tmp = format!("{KEPT}.tmp");
+        let tmp = format!("{name}.tmp");
         let written = (|| -> std::io::Result<()> {
             let fd = rfs::openat(&stage, tmp.as_str(), OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::from_raw_mode(0o644))?;
             let mut file = std::fs::File::from(fd);
-            file.write_all(&serde_json::to_vec(&records)?)?;
+            file.write_all(bytes)?;
             file.sync_all()?;
-            rfs::renameat(&stage, tmp.as_str(), &self.state, KEPT)?;
+            rfs::renameat(&stage, tmp.as_str(), &self.state, name)?;
             Ok(())
         })();
         if written.is_err() {
