@@ -103,7 +103,7 @@ pub fn render(deployment: &Deployment, plugins: &[Plugin], options: &Options) ->
         // Its settings, checked against its schema here, once for every plugin.
         let invalid = crate::settings::check(deployment, &plugin.info.name, &plugin.info.settings_schema);
         if !invalid.is_empty() {
-            errors.extend(invalid.into_iter().map(|e| plugin_error(plugin, format!("{}: {e}", plugin.label()))));
+            errors.extend(invalid.into_iter().map(|p| Message { service: p.service, ..plugin_error(plugin, format!("{}: {}", plugin.label(), p.text)) }));
             continue;
         }
         // Service addresses as this manager's services reach each other.

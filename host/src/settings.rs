@@ -22,22 +22,32 @@ pub fn validator(schema: &str) -> Result<Option<jsonschema::Validator>, String> 
     jsonschema::validator_for(&schema).map(Some).map_err(|e| format!("not a usable JSON Schema: {e}"))
 }
 
-/// Every way the deployment's settings for `plugin` break its schema, each
-/// naming `settings.<plugin>.<field>` or `services.<name>.managers.<plugin>.<field>`.
-pub fn check(deployment: &Deployment, plugin: &str, schema_text: &str) -> Vec<String> {
+/// One way the settings break the schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The service whose `managers.<plugin>` it is in; None: `settings.<plugin>`.
+    pub service: Option<String>,
+    /// Naming `settings.<plugin>.<field>` or `services.<name>.managers.<plugin>.<field>`.
+    pub text: String,
+}
+
+/// Every way the deployment's settings for `plugin` break its schema.
+pub fn check(deployment: &Deployment, plugin: &str, schema_text: &str) -> Vec<Problem> {
     let validator = match validator(schema_text) {
         Ok(Some(v)) => v,
         Ok(None) => return Vec::new(),
-        Err(e) => return vec![format!("plugin {plugin}: its settings schema is {e}")],
+        Err(e) => return vec![Problem { service: None, text: format!("plugin {plugin}: its settings schema is {e}") }],
     };
     let schema: Value = serde_json::from_str(schema_text).unwrap_or_default();
     let mut problems = Vec::new();
     if let Some(value) = deployment.settings.get(plugin) {
-        problems.extend(check_one(&validator, &schema, value, &format!("settings.{plugin}"), plugin));
+        let found = check_one(&validator, &schema, value, &format!("settings.{plugin}"), plugin);
+        problems.extend(found.into_iter().map(|text| Problem { service: None, text }));
     }
     for (name, service) in &deployment.services {
         if let Some(value) = service.managers.get(plugin) {
-            problems.extend(check_one(&validator, &schema, value, &format!("services.{name}.managers.{plugin}"), plugin));
+            let found = check_one(&validator, &schema, value, &format!("services.{name}.managers.{plugin}"), plugin);
+            problems.extend(found.into_iter().map(|text| Problem { service: Some(name.clone()), text }));
         }
     }
     problems
@@ -110,7 +120,7 @@ mod tests {
     #[test]
     fn errors_name_the_setting_where_it_is() {
         let d = deployment(serde_json::json!({"binDir": 5, "typo": 1}), serde_json::json!({"enable": "yes", "ports": [80, "x"]}));
-        let problems = check(&d, "demo", SCHEMA);
+        let problems: Vec<String> = check(&d, "demo", SCHEMA).into_iter().map(|p| p.text).collect();
         assert!(problems.iter().any(|p| p.starts_with("settings.demo.binDir: 5 is not of type \"string\"")), "{problems:#?}");
         assert!(problems.iter().any(|p| p.starts_with("settings.demo.typo: not a setting of the demo plugin")), "{problems:#?}");
         assert!(problems.iter().any(|p| p.starts_with("services.web.managers.demo.enable: \"yes\" is not of type \"boolean\"")), "{problems:#?}");
@@ -123,7 +133,12 @@ mod tests {
         let schema = r#"{"type": "object", "required": ["kernel"],
             "properties": {"kernel": {"type": "string", "description": "A kernel package, e.g. pkgs.linuxPackages.kernel."}}}"#;
         let d = deployment(serde_json::json!({}), serde_json::json!({"kernel": "/k"}));
-        assert_eq!(check(&d, "demo", schema), ["settings.demo.kernel: required, not set: A kernel package, e.g. pkgs.linuxPackages.kernel."]);
+        let problems = check(&d, "demo", schema);
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].text, "settings.demo.kernel: required, not set: A kernel package, e.g. pkgs.linuxPackages.kernel.");
+        assert_eq!(problems[0].service, None);
+        let d = deployment(serde_json::json!({"kernel": "/k"}), serde_json::json!({"kernel": 1}));
+        assert_eq!(check(&d, "demo", schema)[0].service.as_deref(), Some("web"), "a service's managers.<plugin> names the service");
     }
 
     #[test]

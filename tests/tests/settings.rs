@@ -24,6 +24,11 @@ fn settings_breaking_the_plugins_schema_are_refused_naming_the_key() {
         assert!(r.stderr.contains(expected), "missing {expected:?} in:\n{}", r.stderr);
     }
     assert!(!out.exists(), "a refused render wrote {}", out.display());
+    // The JSON report gives each problem with the service it concerns.
+    let r = run(nix2dream().args(["render", "--json", "--plugin", "procfile"]).arg(&input).arg("--out").arg(&out));
+    let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let services: Vec<&serde_json::Value> = report["diagnostics"].as_array().unwrap().iter().map(|d| &d["service"]).collect();
+    assert_eq!(services, [&json!(null), &json!("web"), &json!("web")], "{report:#}");
 
     // What the schema allows renders.
     let input = write_deployment(
