@@ -10,6 +10,9 @@
 //!   pipeline with procfile (parse + validate, render, write to disk), to
 //!   show time and memory grow linearly.
 //!
+//! - floor: each plugin's whole pipeline (parse, render, write) beside a
+//!   floor that parses the same JSON and writes the same files the same way.
+//!
 //! - nix: `nix2dream`'s Nix layer (nix-instantiate of nix/eval-file.nix) on
 //!   generated services.nix files (flat, a chain, a ladder of dependencies)
 //!   side by side with its floor, a bare `lib.evalModules` of a similar
@@ -139,6 +142,43 @@ fn scale(services: usize) {
     );
 }
 
+/// One plugin's whole pipeline (parse + validate, load from a warm cache,
+/// render, write) beside its floor: parsing the same JSON (serde_json) and
+/// writing the same files with the same staging, fsync and rename steps
+/// (the host's own writer). In this (child) process; prints one row.
+fn floor_case(plugin: &str, services: usize) {
+    use nix2dream::{output, render};
+    let tmp = tempfile::tempdir().unwrap();
+    let text = big_json(services);
+    let limits = Limits { memory_bytes: 2 << 30, output_bytes: 1 << 30, ..Limits::default() };
+    let cache = Cache::open(&tmp.path().join("cache"), &tmp.path().join("state/cache.key"), 512 << 20).unwrap();
+    drop(Plugin::load(&plugin_file(plugin), limits, Some(&cache)).unwrap()); // warm the cache
+    let options = render::Options { strict: false, allow_unsupported: Vec::new() };
+    let start = Instant::now();
+    let d = deployment::from_json(&text).unwrap();
+    let plugins = [Plugin::load(&plugin_file(plugin), limits, Some(&cache)).unwrap()];
+    let outcome = render::render(&d, &plugins, &options).unwrap();
+    let mut out = output::OutputDir::open_for_writing(&tmp.path().join("n2d"), output::Wait::Yes).unwrap();
+    out.write_all(&outcome.files, false).unwrap();
+    let n2d = start.elapsed();
+    drop(out);
+    let start = Instant::now();
+    let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert!(parsed["services"].is_object());
+    let mut out = output::OutputDir::open_for_writing(&tmp.path().join("floor"), output::Wait::Yes).unwrap();
+    out.write_all(&outcome.files, false).unwrap();
+    let floor = start.elapsed();
+    let bytes: usize = outcome.files.iter().map(|f| match &f.contents { output::Contents::Bytes(b) => b.len(), _ => 0 }).sum();
+    println!(
+        "| {plugin} | {services} | {} | {} KiB | {} | {} | {:.2}× |",
+        outcome.files.len(),
+        bytes >> 10,
+        ms(n2d),
+        ms(floor),
+        n2d.as_secs_f64() / floor.as_secs_f64()
+    );
+}
+
 /// A generated services.nix: `shape` is "flat" (no dependencies), "chain"
 /// (each service depends on the next) or "ladder" (layers of two, each
 /// depending on both of the next layer's).
@@ -254,6 +294,14 @@ fn main() {
         nix_layer(&args[0]);
         return;
     }
+    if let Some(pos) = args.iter().position(|a| a == "--floor") {
+        floor_case(&args[pos + 1], args[pos + 2].parse().unwrap());
+        return;
+    }
+    if args.iter().any(|a| a == "--floor-only") {
+        floors(&args[0]);
+        return;
+    }
     if let Some(pos) = args.iter().position(|a| a == "--scale") {
         scale(args[pos + 1].parse().unwrap());
         return;
@@ -277,5 +325,20 @@ fn main() {
         assert!(status.success(), "scale case {services} failed");
     }
     println!();
+    floors(&args[0]);
+    println!();
     nix_layer(&args[0]);
+}
+
+/// Every file-writing plugin beside its floor (no images: they are assembled
+/// after the render, and measured apart in docs/benchmarks.md).
+fn floors(program: &str) {
+    println!("| plugin | services | files | bytes | nix2dream (ms) | floor (ms) | ratio |");
+    println!("|---|---|---|---|---|---|---|");
+    for plugin in ["procfile", "systemd", "compose", "k8s"] {
+        for services in [10, 1000, 10_000] {
+            let status = std::process::Command::new(program).args(["--floor", plugin, &services.to_string()]).status().unwrap();
+            assert!(status.success(), "floor case {plugin}/{services} failed");
+        }
+    }
 }

@@ -10,6 +10,7 @@ use nix2dream_plugin_kit::{
     diagnostics, file, image, Addressing, Artifact, Deployment, Diagnostic, Manager, PluginInfo, Rendered, VolumeSource,
 };
 use serde_yaml_ng::{Mapping, Value};
+use std::collections::HashSet;
 
 pub struct Compose;
 
@@ -47,8 +48,9 @@ impl Manager for Compose {
         let mut artifacts = Vec::new();
         let mut services = Mapping::new();
         let mut volumes = Mapping::new();
+        let healthchecked: HashSet<&str> = deployment.services.iter().filter(|s| s.healthcheck.is_some()).map(|s| s.name.as_str()).collect();
         for (svc, request) in images {
-            match service::compose_service(&deployment, svc, &request, &deployment_settings) {
+            match service::compose_service(&deployment, svc, &request, &deployment_settings, &healthchecked) {
                 Ok(entry) => {
                     warnings.extend(entry.warnings);
                     for name in entry.named_volumes {
@@ -62,11 +64,19 @@ impl Manager for Compose {
         }
         // A service's own volume is named `<service>-<volume>`: a deployment
         // volume of that name would be the same Docker volume.
+        let shared: HashSet<&str> = deployment
+            .services
+            .iter()
+            .flat_map(|s| &s.volumes)
+            .filter_map(|v| match &v.source {
+                VolumeSource::Shared(n) => Some(n.as_str()),
+                _ => None,
+            })
+            .collect();
         for svc in &deployment.services {
             for v in svc.volumes.iter().filter(|v| matches!(v.source, VolumeSource::Own) && v.persistent) {
                 let own = service::volume_name(svc, &v.name);
-                let shared = deployment.services.iter().flat_map(|s| &s.volumes).any(|s| matches!(&s.source, VolumeSource::Shared(n) if *n == own));
-                if shared {
+                if shared.contains(own.as_str()) {
                     errors.push(diagnostics::error(
                         &svc.name,
                         "volumes.shared",
