@@ -222,14 +222,7 @@ fn render_stack(plugin: &str, base: Option<&str>, port: u16, bind_inside: Option
     std::fs::write(bind.join("host.txt"), HOST_TEXT).unwrap();
     let bind = bind.to_string_lossy().into_owned();
     let base = base.map(str::to_owned).unwrap_or_else(|| host_dir.to_string_lossy().into_owned());
-    let keys = tmp.path().join("keys");
-    std::fs::create_dir_all(&keys).unwrap();
-    std::fs::write(keys.join("token"), TOKEN).unwrap();
-    std::fs::write(keys.join("key"), KEY).unwrap();
-    let secrets = Secrets {
-        token_file: keys.join("token").to_string_lossy().into_owned(),
-        key_file: keys.join("key").to_string_lossy().into_owned(),
-    };
+    let secrets = Secrets::written_in(&tmp.path().join("keys")).unwrap();
     let stack = Stack::new(&busybox, &base, port).with_host_dir(&bind, bind_inside.unwrap_or(&bind), HOST_TEXT).with_secrets(secrets);
     let name = format!("stack-{plugin}-{}", std::process::id());
     let input = tmp.path().join("deployment.json");

@@ -339,14 +339,7 @@ fn the_conformance_stack_runs_in_the_vm() {
     std::fs::write(host_dir.join("host.txt"), "from-the-vm-host").unwrap();
     // Secrets: files on this machine, read by run-vm when it starts.
     use nix2dream_plugin_kit::conformance::stack::{Secrets, KEY, TOKEN};
-    let keys = tmp.path().join("keys");
-    std::fs::create_dir_all(&keys).unwrap();
-    std::fs::write(keys.join("token"), TOKEN).unwrap();
-    std::fs::write(keys.join("key"), KEY).unwrap();
-    let secrets = Secrets {
-        token_file: keys.join("token").to_string_lossy().into_owned(),
-        key_file: keys.join("key").to_string_lossy().into_owned(),
-    };
+    let secrets = Secrets::written_in(&tmp.path().join("keys")).unwrap();
     let stack = Stack::new(&busybox, "/srv", port)
         .with_host_dir(&host_dir.to_string_lossy(), "/srv/host", "from-the-vm-host")
         .with_secrets(secrets);

@@ -64,19 +64,11 @@ impl Manager for Compose {
         }
         // A service's own volume is named `<service>-<volume>`: a deployment
         // volume of that name would be the same Docker volume.
-        let shared: HashSet<&str> = deployment
-            .services
-            .iter()
-            .flat_map(|s| &s.volumes)
-            .filter_map(|v| match &v.source {
-                VolumeSource::Shared(n) => Some(n.as_str()),
-                _ => None,
-            })
-            .collect();
+        let shared = nix2dream_plugin_kit::shared_volume_names(&deployment);
         for svc in &deployment.services {
             for v in svc.volumes.iter().filter(|v| matches!(v.source, VolumeSource::Own) && v.persistent) {
                 let own = service::volume_name(svc, &v.name);
-                if shared.contains(own.as_str()) {
+                if shared.binary_search(&own.as_str()).is_ok() {
                     errors.push(diagnostics::error(
                         &svc.name,
                         "volumes.shared",

@@ -264,17 +264,7 @@ pub fn objects(d: &Deployment, svc: &Service, request: &ImageRequest, settings: 
 /// The claims of the deployment's shared volumes (named after the volume),
 /// once each, for the volumes some service mounts.
 pub fn shared_claims(d: &Deployment, settings: &Settings) -> Result<Vec<Value>, Vec<Diagnostic>> {
-    let mut names: Vec<&str> = d
-        .services
-        .iter()
-        .flat_map(|s| &s.volumes)
-        .filter_map(|v| match &v.source {
-            VolumeSource::Shared(name) => Some(name.as_str()),
-            _ => None,
-        })
-        .collect();
-    names.sort_unstable();
-    names.dedup();
+    let names = nix2dream_plugin_kit::shared_volume_names(d);
     let mut errors = Vec::new();
     let mut claims = Vec::new();
     for name in names {

@@ -113,6 +113,23 @@ pub fn report_panics() {
     });
 }
 
+/// The deployment volumes the services mount (`volumes.<v>.shared`),
+/// sorted, each once.
+pub fn shared_volume_names(d: &Deployment) -> Vec<&str> {
+    let mut names: Vec<&str> = d
+        .services
+        .iter()
+        .flat_map(|s| &s.volumes)
+        .filter_map(|v| match &v.source {
+            VolumeSource::Shared(name) => Some(name.as_str()),
+            _ => None,
+        })
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
 /// A file artifact.
 pub fn file(path: impl Into<String>, contents: impl Into<Vec<u8>>, executable: bool) -> Artifact {
     Artifact::File(types::File { path: path.into(), contents: contents.into(), executable })

@@ -40,6 +40,18 @@ pub struct Secrets {
     /// Holds [`KEY`].
     pub key_file: String,
 }
+impl Secrets {
+    /// Writes [`TOKEN`] and [`KEY`] into files in `dir` (created), as a
+    /// deployer keeps them on the machine that runs the services.
+    pub fn written_in(dir: &std::path::Path) -> std::io::Result<Secrets> {
+        std::fs::create_dir_all(dir)?;
+        std::fs::write(dir.join("token"), TOKEN)?;
+        std::fs::write(dir.join("key"), KEY)?;
+        let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
+        Ok(Secrets { token_file: path("token"), key_file: path("key") })
+    }
+}
+
 const GREETING: &str = "hello from the deployment";
 
 /// The stack, for a busybox package and a base directory under which each
