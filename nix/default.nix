@@ -24,30 +24,6 @@ let
       ++ modules;
       inherit specialArgs;
     };
-in
-{
-  # The core modules, for use in another module system evaluation.
-  modules = {
-    deployment = ./modules/deployment.nix;
-    service = ./modules/service.nix;
-  };
-
-  # The raw `lib.evalModules` result (config, options, …), for inspection.
-  inherit evalDeploymentModules;
-
-  # The deployment JSON value. Throws "Failed assertions: …" listing every
-  # failed check.
-  evalServices =
-    args@{
-      modules,
-      lib ? import <nixpkgs/lib>,
-      pkgs ? null,
-      specialArgs ? { },
-    }:
-    let
-      n2d = import ./lib.nix { inherit lib; };
-    in
-    n2d.toDeployment (evalDeploymentModules (args // { inherit lib; }));
 
   # `evalServices`, plus `context`: an empty string carrying the context of
   # every store path the deployment was made from (packages, path literals,
@@ -69,4 +45,20 @@ in
       deployment = n2d.toDeployment eval;
       context = n2d.deploymentContext eval;
     };
+in
+{
+  # The core modules, for use in another module system evaluation.
+  modules = {
+    deployment = ./modules/deployment.nix;
+    service = ./modules/service.nix;
+  };
+
+  # The raw `lib.evalModules` result (config, options, …), for inspection.
+  inherit evalDeploymentModules;
+
+  # The deployment JSON value. Throws "Failed assertions: …" listing every
+  # failed check. (Its context, a lazy attribute, is not computed.)
+  evalServices = args: (evalServicesWithContext args).deployment;
+
+  inherit evalServicesWithContext;
 }
