@@ -400,14 +400,7 @@ fn the_render_builder_outside_nix_renders_what_nix2dream_render_does_images_incl
     assert!(!out.join(".nix2dream").exists(), "the bookkeeping stays out of the store output");
     assert!(!Path::new("/homeless-shelter").exists());
 
-    let direct = tmp.path().join("out-direct");
-    let r = run(nix2dream()
-        .args(["render", "--plugin", "compose", "--plugin", "procfile", "--allow-unsupported", "healthcheck"])
-        .arg(&services)
-        .arg("--out")
-        .arg(&direct)
-        .env("NIX2DREAM_NIXPKGS", &nixpkgs));
-    assert!(r.ok, "{}", r.stderr);
+    let direct = render_directly(&services, &tmp.path().join("out-direct"), &nixpkgs);
 
     let built = snapshot(&out);
     let names: Vec<String> = built.iter().map(|(p, _)| p.display().to_string()).collect();
@@ -497,14 +490,7 @@ render {{
     let out = PathBuf::from(r.stdout.trim());
     assert!(out.starts_with("/nix/store") && out.to_string_lossy().ends_with("-nix2dream-containers"), "{}", out.display());
 
-    let direct = tmp.path().join("out-direct");
-    let r = run(nix2dream()
-        .args(["render", "--plugin", "compose", "--plugin", "procfile", "--allow-unsupported", "healthcheck"])
-        .arg(&services)
-        .arg("--out")
-        .arg(&direct)
-        .env("NIX2DREAM_NIXPKGS", &nixpkgs));
-    assert!(r.ok, "{}", r.stderr);
+    let direct = render_directly(&services, &tmp.path().join("out-direct"), &nixpkgs);
     let built = snapshot(&out);
     assert!(built.iter().any(|(p, _)| p == Path::new("compose/images/web.tar")), "{built:?}");
     assert_eq!(built, without_bookkeeping(snapshot(&direct)), "the store output differs from nix2dream render's");
@@ -749,4 +735,17 @@ fn full_nixpkgs_nix_build_builds_the_host_and_renders_in_the_sandbox() {
     let procfile = std::fs::read_to_string(result.join("Procfile")).unwrap();
     assert!(procfile.contains("web:"), "{procfile}");
     assert!(!result.join(".nix2dream").exists());
+}
+
+/// What `nix2dream render` itself writes for the plugins the flake's
+/// render is given here (compose and procfile), to compare with.
+fn render_directly(services: &Path, out: &Path, nixpkgs: &Path) -> PathBuf {
+    let r = run(nix2dream()
+        .args(["render", "--plugin", "compose", "--plugin", "procfile", "--allow-unsupported", "healthcheck"])
+        .arg(services)
+        .arg("--out")
+        .arg(out)
+        .env("NIX2DREAM_NIXPKGS", nixpkgs));
+    assert!(r.ok, "{}", r.stderr);
+    out.to_owned()
 }
