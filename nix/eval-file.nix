@@ -22,6 +22,8 @@ in
   inherit lib;
   modules = [
     path
-    { config._module.args.pkgs = pkgs; }
+    # A default: a module may give its own `pkgs` (nixpkgs with overlays,
+    # or stand-ins), and then no nixpkgs beyond lib/ is needed.
+    { config._module.args.pkgs = lib.mkDefault pkgs; }
   ];
 }

