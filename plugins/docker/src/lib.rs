@@ -10,7 +10,7 @@ pub struct Docker;
 const USAGE: &str = "\
 docker load -i OUT/images/<service>.tar, then docker run the printed <deployment>-<service>:<tag> image.
 Each image holds the service's Nix closure (one layer per store path), its config files at the path the service expects, \
-/etc/passwd and /etc/group for a named user (uid 1000), its volumes and working directory owned by that user, and declares its ports (EXPOSE) and volumes (VOLUME). \
+/etc/passwd and /etc/group with root, nobody and a named user (uid 1000), its volumes and working directory owned by that user, and declares its ports (EXPOSE) and volumes (VOLUME). \
 The archive is also an OCI layout: skopeo copy oci-archive:OUT/images/<service>.tar ... \
 Service addresses are the services' names: run the containers on one network, each named after its service \
 (docker network create <deployment>; docker run --network <deployment> --name <service> --init ...). \

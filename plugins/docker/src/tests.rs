@@ -77,7 +77,11 @@ fn a_named_user_gets_passwd_and_group_entries() {
     let passwd = r.files.iter().find(|f| f.path == "/etc/passwd").expect("passwd");
     assert!(matches!(&passwd.content, FileContent::Text(t) if t.contains("app:x:1000:1000:")));
     let numeric = request(service("web", &["x"]).with(|s| s.user = Some("1234".into())));
-    assert!(numeric.files.is_empty(), "a numeric user needs no passwd entry");
+    let passwd = numeric.files.iter().find(|f| f.path == "/etc/passwd").expect("passwd");
+    assert!(
+        matches!(&passwd.content, FileContent::Text(t) if t == "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/var/empty:/bin/sh\n"),
+        "a numeric user needs no entry; root and nobody are always there (nginx's workers look nobody up)"
+    );
 }
 
 #[test]

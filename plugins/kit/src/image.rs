@@ -74,16 +74,15 @@ fn is_numeric(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// /etc/passwd and /etc/group so that named users and groups resolve.
+/// /etc/passwd and /etc/group: root and nobody in every image (programs
+/// look users up: nginx's workers run as nobody, as with nixpkgs'
+/// dockerTools.fakeNss), and the service's named user and group.
 fn account_files(service: &Service) -> Vec<ImageFile> {
-    let user = service.user.as_deref().filter(|u| !is_numeric(u) && *u != "root");
-    let group = service.group.as_deref().filter(|g| !is_numeric(g) && *g != "root");
-    if user.is_none() && group.is_none() {
-        return Vec::new();
-    }
+    let user = service.user.as_deref().filter(|u| !is_numeric(u) && !matches!(*u, "root" | "nobody"));
+    let group = service.group.as_deref().filter(|g| !is_numeric(g) && !matches!(*g, "root" | "nogroup"));
     let gid = NAMED_USER_UID;
-    let mut passwd = "root:x:0:0:root:/root:/bin/sh\n".to_owned();
-    let mut groups = "root:x:0:\n".to_owned();
+    let mut passwd = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/var/empty:/bin/sh\n".to_owned();
+    let mut groups = "root:x:0:\nnogroup:x:65534:\n".to_owned();
     if let Some(u) = user {
         passwd += &format!("{u}:x:{NAMED_USER_UID}:{gid}:{u}:/var/empty:/bin/sh\n");
         if group.is_none() {
