@@ -261,13 +261,14 @@ mod tests {
         // The deployment's required key is not required of a service, and a
         // key of the other place is named with where it belongs.
         let d = deployment(serde_json::json!({"enable": false}), serde_json::json!({"kernel": "/k"}));
-        let problems: Vec<String> = check(&d, "demo", PLACES).into_iter().map(|p| p.text).collect();
+        let mut problems: Vec<String> = check(&d, "demo", PLACES).into_iter().map(|p| p.text).collect();
+        problems.sort();
         assert_eq!(
             problems,
             [
+                "services.web.managers.demo.kernel: a deployment-wide setting of the demo plugin: set settings.demo.kernel instead",
                 "settings.demo.enable: a per-service setting of the demo plugin: set services.<name>.managers.demo.enable instead",
                 "settings.demo.kernel: required, not set: The kernel.",
-                "services.web.managers.demo.kernel: a deployment-wide setting of the demo plugin: set settings.demo.kernel instead",
             ],
         );
         let ok = deployment(serde_json::json!({"kernel": "/k"}), serde_json::json!({}));
