@@ -164,6 +164,16 @@ fn check_one(schema: &Schema, place: Place, value: &Value, at: &str, plugin: &st
                 let what = description(&schema.schema, schema.start(place), &properties).map(|d| format!(": {d}")).unwrap_or_default();
                 problems.push(format!("{path}.{key}: required, not set{what}"));
             }
+            // `additionalProperties: false` without `properties`: jsonschema
+            // reports the key's value at the object; name the key(s) instead.
+            ValidationErrorKind::FalseSchema if error.schema_path().as_str().ends_with("/additionalProperties") => {
+                let object = value.pointer(error.instance_path().as_str()).and_then(Value::as_object);
+                let keys: Vec<&String> = object.into_iter().flatten().filter(|(_, v)| *v == error.instance().as_ref()).map(|(k, _)| k).collect();
+                match keys.as_slice() {
+                    [] => problems.push(format!("{path}: {error}")),
+                    keys => problems.extend(keys.iter().map(|key| format!("{path}.{key}: not a setting of the {plugin} plugin (see `nix2dream plugins inspect {plugin}`)"))),
+                }
+            }
             _ => problems.push(format!("{path}: {error}")),
         }
         if problems.len() >= MAX_PROBLEMS {
@@ -230,6 +240,20 @@ mod tests {
         assert!(check(&d, "demo", SCHEMA).is_empty());
         let bad = deployment(serde_json::json!({"anything": 1}), serde_json::json!(null));
         assert!(check(&bad, "demo", "").is_empty());
+    }
+
+    #[test]
+    fn a_key_refused_by_additional_properties_alone_is_named() {
+        let d = deployment(serde_json::json!({"tag": "latest"}), serde_json::json!({"push": true}));
+        let mut problems: Vec<String> = check(&d, "demo", r#"{"type": "object", "additionalProperties": false}"#).into_iter().map(|p| p.text).collect();
+        problems.sort();
+        assert_eq!(
+            problems,
+            [
+                "services.web.managers.demo.push: not a setting of the demo plugin (see `nix2dream plugins inspect demo`)",
+                "settings.demo.tag: not a setting of the demo plugin (see `nix2dream plugins inspect demo`)",
+            ]
+        );
     }
 
     #[test]

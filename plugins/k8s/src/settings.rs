@@ -63,13 +63,19 @@ struct ServiceSettings {
 }
 
 /// The kinds generated per service, which `managers.k8s.patch` may patch.
+/// (`schemars(with)`: each is a patch, not "a patch or null", which would
+/// make a bad patch's error an unreadable `anyOf`.)
 #[derive(Debug, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 #[allow(non_snake_case)]
 struct Patches {
+    #[schemars(with = "Patch")]
     Deployment: Option<Patch>,
+    #[schemars(with = "Patch")]
     Job: Option<Patch>,
+    #[schemars(with = "Patch")]
     PersistentVolumeClaim: Option<Patch>,
+    #[schemars(with = "Patch")]
     Service: Option<Patch>,
 }
 

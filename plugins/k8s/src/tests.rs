@@ -51,6 +51,8 @@ fn bad_settings_name_the_setting() {
     let schema: serde_json::Value = serde_json::from_str(&crate::settings::schema()).unwrap();
     assert_eq!(schema["$defs"]["ExtraObject"]["required"], serde_json::json!(["apiVersion", "kind", "metadata"]), "{schema:#}");
     assert_eq!(schema["$defs"]["Patch"]["properties"]["kind"], false, "{schema:#}");
+    assert_eq!(schema["$defs"]["Patches"]["properties"]["Job"], serde_json::json!({"$ref": "#/$defs/Patch"}), "{schema:#}");
+    assert!(schema["$defs"]["Patches"].get("required").is_none(), "{schema:#}");
 }
 
 #[test]

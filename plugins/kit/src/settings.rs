@@ -39,7 +39,9 @@ use serde_json::{json, Value};
 /// The settings of a place where the plugin takes none: any key is refused.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(title = "no settings", description = "This plugin takes no settings here.")]
+// `properties: {}` beside `additionalProperties: false`: validators then
+// report each refused key by name, not only its value.
+#[schemars(title = "no settings", description = "This plugin takes no settings here.", extend("properties" = {}))]
 pub struct NoSettings {}
 
 /// The settings schema for `PluginInfo::settings_schema`: `D` is
@@ -127,6 +129,7 @@ mod tests {
         assert_eq!(schema["$defs"]["Inner"]["properties"]["cores"]["minimum"], 1, "{schema:#}");
         assert_eq!(schema["$defs"]["service"]["$ref"], "#/$defs/NoSettings", "{schema:#}");
         assert_eq!(schema["$defs"]["NoSettings"]["additionalProperties"], false, "{schema:#}");
+        assert_eq!(schema["$defs"]["NoSettings"]["properties"], json!({}), "{schema:#}");
     }
 
     #[test]
