@@ -18,7 +18,9 @@ impl Manager for @TYPE@ {
             // Only what the render really honours: the host warns users
             // about every other option they set (the test below keeps this honest).
             supported_options: nix2dream_plugin_kit::supported_options(&[&["process.argv", "env"]]),
-            // The JSON Schema of `settings.@NAME@`, if the plugin takes settings.
+            // The JSON Schema of `settings.@NAME@` and `managers.@NAME@`, if the plugin takes
+            // settings: derive it from settings types with nix2dream_plugin_kit::settings::schema
+            // (docs/writing-a-plugin.md, "Settings").
             settings_schema: String::new(),
             // Shown after the first render; OUT is the output directory.
             usage: "run a service with: sh OUT/<service>.sh".into(),

@@ -35,7 +35,7 @@ impl Manager for Compose {
             version: env!("CARGO_PKG_VERSION").into(),
             description: "compose.yaml for Docker Compose, with one image per service built from its Nix closure.".into(),
             supported_options: nix2dream_plugin_kit::supported_options(&[image::IMAGE_OPTIONS, ORCHESTRATION_OPTIONS]),
-            settings_schema: settings::SCHEMA.into(),
+            settings_schema: settings::schema(),
             usage: USAGE.into(),
             addressing: Addressing::ServiceName,
         }
@@ -99,7 +99,9 @@ impl Manager for Compose {
             top.insert("volumes".into(), Value::Mapping(volumes));
         }
         let mut top = Value::Mapping(top);
-        yaml::merge(&mut top, yaml::from_json(&deployment_settings.file));
+        if let Some(file) = deployment_settings.file {
+            yaml::merge(&mut top, yaml::from_json(&serde_json::Value::Object(file)));
+        }
         // Every string quoted: docker-compose reads YAML 1.1, where `no` is false and `12:30` is 750.
         let text = nix2dream_plugin_kit::yaml::to_string(&top)
             .map_err(|e| vec![diagnostics::deployment_error(format!("cannot write compose.yaml: {e}"))])?;

@@ -252,12 +252,9 @@ pub fn compose_service(
     }
     m.insert("labels".into(), Value::Mapping(labels));
 
-    let user_settings = diagnostics::parse_settings(&svc.settings_json, Some(&svc.name)).map_err(|e| vec![e])?;
-    if !user_settings.is_object() {
-        return Err(vec![diagnostics::error(&svc.name, "managers", "managers.compose must be an object (merged into the service's compose entry)")]);
-    }
+    let user_settings = crate::settings::ServiceSettings::parse(&svc.name, &svc.settings_json).map_err(|e| vec![e])?;
     let mut entry = Value::Mapping(m);
-    yaml::merge(&mut entry, yaml::from_json(&user_settings));
+    yaml::merge(&mut entry, yaml::from_json(&serde_json::Value::Object(user_settings.0)));
     let Value::Mapping(mapping) = entry else { unreachable!("merging into a mapping keeps a mapping") };
     Ok(Entry { mapping, named_volumes, warnings })
 }

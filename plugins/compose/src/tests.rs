@@ -139,7 +139,7 @@ fn settings_are_merged_and_checked() {
     assert_eq!(y["networks"]["default"]["name"], "shared");
     d.settings_json = r#"{"publishAdress": "x"}"#.into();
     let errors = Compose::render(d).unwrap_err();
-    assert!(errors[0].message.contains("unknown setting \"publishAdress\""), "{:?}", errors[0]);
+    assert!(errors[0].message.starts_with("settings.compose.publishAdress: unknown field `publishAdress`"), "{:?}", errors[0]);
 }
 
 #[test]

@@ -61,11 +61,13 @@ fn pre_start_runs_through_sh_then_execs_argv() {
 fn settings_are_refused_by_name() {
     let errors = Docker::render(deployment(vec![service("web", &["x"]).settings(r#"{"tag": "latest"}"#)])).unwrap_err();
     assert_eq!(errors[0].service.as_deref(), Some("web"));
-    assert!(errors[0].message.contains("managers.docker: unknown setting(s) \"tag\""), "{:?}", errors[0]);
+    assert!(errors[0].message.starts_with("services.web.managers.docker.tag: unknown field `tag`"), "{:?}", errors[0]);
     let mut d = deployment(vec![service("web", &["x"])]);
     d.settings_json = r#"{"registry": "r.example", "push": true}"#.into();
     let errors = Docker::render(d.clone()).unwrap_err();
-    assert!(errors[0].message.starts_with("settings.docker: unknown setting(s) \"push\", \"registry\""), "{:?}", errors[0]);
+    assert!(errors[0].message.starts_with("settings.docker.push: unknown field `push`"), "{:?}", errors[0]);
+    let schema: serde_json::Value = serde_json::from_str(&Docker::info().settings_schema).unwrap();
+    assert_eq!(schema["$defs"]["NoSettings"]["additionalProperties"], false, "the host refuses every key: {schema:#}");
     d.settings_json = "{}".into();
     assert!(Docker::render(d).is_ok(), "empty settings are no settings");
 }

@@ -39,7 +39,7 @@ impl Manager for K8s {
             version: env!("CARGO_PKG_VERSION").into(),
             description: "Kubernetes manifests, with one image per service built from its Nix closure.".into(),
             supported_options: nix2dream_plugin_kit::supported_options(&[image::IMAGE_OPTIONS, CLUSTER_OPTIONS]),
-            settings_schema: settings::SCHEMA.into(),
+            settings_schema: settings::schema(),
             usage: USAGE.into(),
             addressing: Addressing::ServiceName,
         }

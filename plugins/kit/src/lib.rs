@@ -12,6 +12,7 @@ pub mod conformance;
 pub mod diagnostics;
 pub mod image;
 pub mod programs;
+pub mod settings;
 pub mod shell;
 pub mod systemd;
 pub mod testing;

@@ -64,7 +64,7 @@ impl Manager for Nixos {
             version: env!("CARGO_PKG_VERSION").into(),
             description: "NixOS: a module with a systemd service per service (templates for replicas), system users, a target per deployment; and a VM configuration.".into(),
             supported_options: nix2dream_plugin_kit::supported_options(&[SUPPORTED]),
-            settings_schema: settings::SCHEMA.into(),
+            settings_schema: settings::schema(),
             usage: USAGE.into(),
             addressing: Addressing::Loopback,
         }

@@ -4,7 +4,7 @@
 
 use crate::nix::{attr, has_nul, inner, list, store_path, store_path_inner, store_root, string};
 use crate::settings::DeploymentSettings;
-use nix2dream_plugin_kit::systemd::directives::{extra_directives, Directive};
+use nix2dream_plugin_kit::systemd::directives::Directive;
 use nix2dream_plugin_kit::systemd::escape::text;
 use nix2dream_plugin_kit::systemd::plan::{create_shared_dirs_command, plan, BindSource, Platform, ServicePlan};
 use nix2dream_plugin_kit::systemd::{shared_volume_dirs, volumes_unit_name};
@@ -249,7 +249,7 @@ pub fn render(d: &Deployment, settings: &DeploymentSettings) -> Result<Module, V
     let mut wants = Vec::new();
     for svc in &d.services {
         check_nul(svc, &mut errors);
-        let extra = extra_directives("nixos", &svc.name, &svc.settings_json, &["Unit", "Service"]);
+        let extra = crate::settings::extra_directives(&svc.name, &svc.settings_json);
         match (plan(d, svc, &NIXOS), extra) {
             (Ok(plan), Ok(extra)) => {
                 services += &service_definition(d, svc, &plan, &extra);

@@ -95,11 +95,11 @@ fn bad_input_is_an_error_naming_the_option() {
     let mut d = deployment(vec![service("web", &["web"])]);
     d.settings_json = r#"{"openFirewal": true}"#.into();
     let e = Nixos::render(d).unwrap_err();
-    assert!(e[0].message.contains("unknown setting \"openFirewal\""), "{e:?}");
+    assert!(e[0].message.starts_with("settings.nixos.openFirewal: unknown field `openFirewal`"), "{e:?}");
     let e = Nixos::render(deployment(vec![service("web", &["web", "a\0b"])])).unwrap_err();
     assert!(e[0].option_name.as_deref() == Some("process.argv") && e[0].message.contains("NUL"), "{e:?}");
     let e = Nixos::render(deployment(vec![service("web", &["web"]).settings(r#"{"Install": {"WantedBy": "x"}}"#)])).unwrap_err();
-    assert!(e.iter().all(|d| d.severity == Severity::Error) && e[0].message.contains("unknown section \"Install\""), "{e:?}");
+    assert!(e.iter().all(|d| d.severity == Severity::Error) && e[0].message.starts_with("services.web.managers.nixos.Install: unknown field `Install`"), "{e:?}");
 }
 
 #[test]

@@ -14,7 +14,7 @@ const MIN_MEMORY_MIB: u64 = 1024;
 
 /// Memory: the services' limits (times replicas) plus the guest's own needs.
 fn memory_mib(d: &Deployment, settings: &DeploymentSettings) -> u64 {
-    settings.vm_memory_mib.unwrap_or_else(|| {
+    settings.vm.memory_mib.unwrap_or_else(|| {
         let services: u64 = d.services.iter().map(|s| s.resources.memory_mib.unwrap_or(0) * u64::from(s.replicas)).sum();
         (BASE_MEMORY_MIB + services).max(MIN_MEMORY_MIB)
     })
@@ -22,7 +22,7 @@ fn memory_mib(d: &Deployment, settings: &DeploymentSettings) -> u64 {
 
 /// Cores: the services' CPU limits (times replicas), rounded up, at least one.
 fn cores(d: &Deployment, settings: &DeploymentSettings) -> u64 {
-    settings.vm_cores.unwrap_or_else(|| {
+    settings.vm.cores.unwrap_or_else(|| {
         let cpus: f64 = d
             .services
             .iter()

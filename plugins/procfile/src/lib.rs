@@ -87,7 +87,7 @@ impl Manager for Procfile {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             description: "A Procfile for honcho or foreman, with one POSIX sh launcher script per service.".to_owned(),
             supported_options: SUPPORTED_OPTIONS.iter().map(|o| (*o).to_owned()).collect(),
-            settings_schema: settings::SCHEMA.to_owned(),
+            settings_schema: settings::schema(),
             usage: USAGE.to_owned(),
             addressing: Addressing::Loopback,
         }

@@ -134,8 +134,12 @@ fn info_describes_the_plugin() {
     assert!(!info.description.is_empty());
     assert!(info.usage.contains("honcho start") && info.usage.contains("PORT_<NAME>"));
     let schema: serde_json::Value = serde_json::from_str(&info.settings_schema).unwrap();
-    let props = schema["properties"].as_object().unwrap();
-    assert_eq!(props.keys().collect::<Vec<_>>(), ["allowHostConfigPaths", "binDir", "enable"]);
+    let props = |place: &str| {
+        let at = schema["$defs"][place]["$ref"].as_str().unwrap().trim_start_matches("#/$defs/");
+        schema["$defs"][at]["properties"].as_object().unwrap().keys().cloned().collect::<Vec<_>>()
+    };
+    assert_eq!(props("deployment"), ["binDir"]);
+    assert_eq!(props("service"), ["allowHostConfigPaths", "enable"]);
 }
 
 

@@ -55,7 +55,7 @@ impl Manager for Systemd {
             version: env!("CARGO_PKG_VERSION").into(),
             description: "systemd units: a service unit per service (templates for replicas) and a target per deployment.".into(),
             supported_options: nix2dream_plugin_kit::supported_options(&[SUPPORTED]),
-            settings_schema: settings::SCHEMA.into(),
+            settings_schema: settings::schema(),
             usage: USAGE.into(),
             addressing: Addressing::Loopback,
         }

@@ -1,20 +1,42 @@
-//! `settings.systemd` (the deployment); `managers.systemd` is read by
-//! `kit::systemd::directives`.
+//! `settings.systemd` (the deployment) and `managers.systemd` (one service:
+//! extra directives by section). The JSON Schema the host checks them
+//! against is derived from these types (`kit::settings::schema`).
 
+use nix2dream_plugin_kit::settings::{self, JsonSchema};
+use nix2dream_plugin_kit::systemd::directives::{directives, Directive, Section};
 use nix2dream_plugin_kit::{diagnostics, Diagnostic};
+use serde::Deserialize;
 
-pub const SCHEMA: &str = r#"{
-  "$schema": "https://json-schema.org/draft/2020-12/schema",
-  "title": "systemd manager settings",
-  "description": "settings.systemd: configDir. managers.systemd (per service): extra directives by section, e.g. {\"Service\": {\"LimitNOFILE\": 65536}}.",
-  "type": "object",
-  "properties": {
-    "configDir": {"type": "string", "pattern": "^/", "description": "Where OUT/config/ is installed on the machine; units bind config files from there. Default: /etc/nix2dream/<deployment>."},
-    "Unit": {"type": "object"},
-    "Service": {"type": "object"},
-    "Install": {"type": "object"}
-  }
-}"#;
+/// settings.systemd (deployment-wide).
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Settings {
+    /// Where OUT/config/ is installed on the machine; units bind config files from there. Default: /etc/nix2dream/<deployment>.
+    #[schemars(pattern(r"^/"))]
+    pub config_dir: Option<String>,
+}
+
+/// managers.systemd (per service): extra directives by section, e.g. {"Service": {"LimitNOFILE": 65536}}.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServiceSettings {
+    #[serde(rename = "Unit")]
+    pub unit: Section,
+    #[serde(rename = "Service")]
+    pub service: Section,
+    #[serde(rename = "Install")]
+    pub install: Section,
+}
+
+pub fn schema() -> String {
+    settings::schema::<Settings, ServiceSettings>("systemd")
+}
+
+/// A service's extra directives.
+pub fn extra_directives(service: &str, json: &str) -> Result<Vec<Directive>, Diagnostic> {
+    let s: ServiceSettings = settings::service("systemd", service, json)?;
+    Ok(directives(&[("Install", &s.install), ("Service", &s.service), ("Unit", &s.unit)]))
+}
 
 pub struct DeploymentSettings {
     pub config_dir: String,
@@ -22,19 +44,20 @@ pub struct DeploymentSettings {
 
 impl DeploymentSettings {
     pub fn parse(json: &str, deployment: &str) -> Result<DeploymentSettings, Diagnostic> {
-        let value = diagnostics::parse_settings(json, None)?;
-        let bad = |m: String| diagnostics::deployment_error(format!("settings.systemd: {m}"));
-        let object = value.as_object().ok_or_else(|| bad("must be an object".into()))?;
-        let mut settings = DeploymentSettings { config_dir: format!("/etc/nix2dream/{deployment}") };
-        for (key, value) in object {
-            match (key.as_str(), value.as_str()) {
-                ("configDir", Some(dir)) if dir.starts_with('/') && nix2dream_plugin_kit::systemd::escape::is_plain_path(dir) => {
-                    settings.config_dir = dir.trim_end_matches('/').to_owned();
-                }
-                ("configDir", _) => return Err(bad(format!("configDir must be an absolute path without spaces, `:` or quotes, not {value}"))),
-                (other, _) => return Err(bad(format!("unknown setting {other:?} (known: configDir)"))),
+        let parsed: Settings = settings::deployment("systemd", json)?;
+        let config_dir = match parsed.config_dir {
+            // The schema says absolute; what a unit can bind from unquoted is
+            // the kit's escaping rule (`is_plain_path`, shared with every
+            // path the units name), kept in one place rather than copied into
+            // a regex.
+            Some(dir) if nix2dream_plugin_kit::systemd::escape::is_plain_path(&dir) => dir.trim_end_matches('/').to_owned(),
+            Some(dir) => {
+                return Err(diagnostics::deployment_error(format!(
+                    "settings.systemd.configDir: {dir:?} must be an absolute path without spaces, `:` or quotes"
+                )))
             }
-        }
-        Ok(settings)
+            None => format!("/etc/nix2dream/{deployment}"),
+        };
+        Ok(DeploymentSettings { config_dir })
     }
 }

@@ -107,14 +107,14 @@ fn bad_settings_and_unwritable_paths_are_errors_naming_the_option() {
     let mut d = deployment(vec![service("web", &["web"])]);
     d.settings_json = r#"{"confDir": "/x"}"#.into();
     let e = Systemd::render(d).unwrap_err();
-    assert!(e[0].message.contains("unknown setting \"confDir\""), "{e:?}");
+    assert!(e[0].message.starts_with("settings.systemd.confDir: unknown field `confDir`"), "{e:?}");
     let mut svc = service("web", &["web"]);
     svc.working_directory = Some("/srv/my site".into());
     svc.settings_json = r#"{"Service": {"LimitNOFILE": 65536}, "Sockets": {}}"#.into();
     let e = Systemd::render(deployment(vec![svc])).unwrap_err();
     assert!(e.iter().all(|d| d.severity == Severity::Error));
     assert!(e.iter().any(|d| d.option_name.as_deref() == Some("workingDirectory")), "{e:?}");
-    assert!(e.iter().any(|d| d.message.contains("unknown section \"Sockets\"")), "{e:?}");
+    assert!(e.iter().any(|d| d.message.starts_with("services.web.managers.systemd.Sockets: unknown field `Sockets`")), "{e:?}");
     let e = Systemd::render(deployment(vec![service("web", &["web"]).env("NOT VALID", "x")])).unwrap_err();
     assert!(e[0].option_name.as_deref() == Some("env") && e[0].message.contains("\"NOT VALID\""), "{e:?}");
 }

@@ -4,7 +4,7 @@
 use crate::settings::DeploymentSettings;
 use nix2dream_plugin_kit::systemd::escape::{assignment, command_line, is_plain_path, text};
 use nix2dream_plugin_kit::systemd::plan::{create_shared_dirs_command, plan, BindSource, Platform};
-use nix2dream_plugin_kit::systemd::{directives::extra_directives, unit_name};
+use nix2dream_plugin_kit::systemd::unit_name;
 use nix2dream_plugin_kit::{diagnostics, Deployment, Diagnostic, Service};
 
 /// The deployment's volumes unit: creates the shared volume directories
@@ -53,7 +53,7 @@ fn config_text_path(svc: &Service, name: &str) -> Option<String> {
 }
 
 pub fn render(d: &Deployment, svc: &Service, settings: &DeploymentSettings) -> Result<Rendered, Vec<Diagnostic>> {
-    let extra = extra_directives("systemd", &svc.name, &svc.settings_json, &["Unit", "Service", "Install"]);
+    let extra = crate::settings::extra_directives(&svc.name, &svc.settings_json);
     let plan = match (plan(d, svc, &Platform { manager_sets_path: false }), extra) {
         (Ok(plan), Ok(extra)) => (plan, extra),
         (plan, extra) => return Err(plan.err().into_iter().flatten().chain(extra.err()).collect()),

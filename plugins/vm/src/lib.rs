@@ -51,7 +51,7 @@ impl Manager for Vm {
             version: env!("CARGO_PKG_VERSION").into(),
             description: "A QEMU virtual machine holding the deployment's Nix closure; its services supervised by nix2dream-vm-init.".into(),
             supported_options: nix2dream_plugin_kit::supported_options(&[SUPPORTED]),
-            settings_schema: settings::SCHEMA.into(),
+            settings_schema: settings::schema(),
             usage: USAGE.into(),
             addressing: Addressing::Loopback,
         }
