@@ -153,10 +153,16 @@ pub fn full_nixpkgs_or_skip(test_name: &str) -> Option<PathBuf> {
 
 /// A plain HTTP/1.0 GET on loopback; the body when the status is 200.
 pub fn http_get(port: u16, path: &str) -> Option<String> {
+    http_get_host(port, path, "127.0.0.1")
+}
+
+/// An HTTP/1.0 GET on loopback with this `Host` header; the body when the
+/// status is 200.
+pub fn http_get_host(port: u16, path: &str, host: &str) -> Option<String> {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(std::time::Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
     let (head, body) = response.split_once("\r\n\r\n")?;

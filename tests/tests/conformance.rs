@@ -8,7 +8,7 @@
 
 use nix2dream_e2e::*;
 use nix2dream_plugin_kit::conformance::{Probe, SERVICE};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 /// Where containers run the probe (created in the image, owned by its user).

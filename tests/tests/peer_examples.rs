@@ -141,18 +141,6 @@ fn write_secrets_on_host(peer: &Peer) {
     }
 }
 
-/// An HTTP/1.0 GET on loopback with a `Host` header; the body of a 200.
-fn http_get_host(port: u16, path: &str, host: &str) -> Option<String> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let (head, body) = response.split_once("\r\n\r\n")?;
-    (head.split_whitespace().nth(1)? == "200").then(|| body.to_owned())
-}
-
 fn under_honcho(peer: &Peer) {
     let Some(nixpkgs) = nixpkgs(peer, "runs_under_honcho") else { return };
     let _one_at_a_time = peer.lock.lock().unwrap_or_else(|e| e.into_inner());
