@@ -310,16 +310,17 @@ fn nix_layer(program: &str) {
         let mut parts = text.split_whitespace();
         (parts.next().unwrap().parse().unwrap(), parts.next().unwrap().parse().unwrap())
     };
-    println!("| deployment | services | nix2dream eval (s) | peak (MiB) | MiB per 1,000 services | bare, own service module (s) | ratio | bare, 2-option submodule (s) |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("| deployment | services | nix2dream eval (s) | peak (MiB) | MiB per 1,000 services | bare, own service module (s) | ratio | bare peak (MiB) | bare MiB per 1,000 services | bare, 2-option submodule (s) |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for (shape, services) in [("flat", 10), ("flat", 100), ("flat", 1000), ("flat", 3000), ("chain", 1000), ("chain", 3000), ("ladder", 80)] {
         let (n2d, mib) = measure("n2d", shape, services);
-        let (own, _) = measure("own", shape, services);
+        let (own, own_mib) = measure("own", shape, services);
         let (tiny, _) = measure("tiny", shape, services);
         println!(
-            "| {shape} | {services} | {n2d:.2} | {mib} | {:.0} | {own:.2} | {:.2}× | {tiny:.2} |",
+            "| {shape} | {services} | {n2d:.2} | {mib} | {:.0} | {own:.2} | {:.2}× | {own_mib} | {:.0} | {tiny:.2} |",
             mib as f64 * 1000.0 / services as f64,
-            n2d / own
+            n2d / own,
+            own_mib as f64 * 1000.0 / services as f64
         );
     }
 }
