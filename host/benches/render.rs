@@ -10,6 +10,10 @@
 //!   pipeline with procfile (parse + validate, render, write to disk), to
 //!   show time and memory grow linearly.
 //!
+//! - chain: the render alone of 1,000 and 10,000 services, each depending
+//!   on the next, with the plugins that look dependencies up (systemd,
+//!   nixos, vm), to show it grows linearly.
+//!
 //! - floor: each plugin's whole pipeline (parse, render, write) beside a
 //!   floor that parses the same JSON and writes the same files the same way.
 //!
@@ -179,6 +183,46 @@ fn floor_case(plugin: &str, services: usize) {
     );
 }
 
+/// The render alone (parse, plugin call; nothing written) of `services`
+/// services, each depending on the next, with a plugin that looks
+/// dependencies up (systemd, nixos, vm): a lookup by search inside the loop
+/// over the services is quadratic, and shows here. In this (child) process.
+fn chain_case(plugin: &str, services: usize) {
+    use nix2dream::render;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut json: serde_json::Value = serde_json::from_str(&big_json(services)).unwrap();
+    json["settings"] = serde_json::json!({"vm": {"kernel": "/nix/store/abc-linux"}});
+    let d = deployment::from_value(json).unwrap();
+    let limits = Limits { memory_bytes: 2 << 30, output_bytes: 1 << 30, ..Limits::default() };
+    let cache = Cache::open(&tmp.path().join("cache"), &tmp.path().join("state/cache.key"), 512 << 20).unwrap();
+    let plugins = [Plugin::load(&plugin_file(plugin), limits, Some(&cache)).unwrap()];
+    let options = render::Options { strict: false, allow_unsupported: Vec::new() };
+    let start = Instant::now();
+    match render::render(&d, &plugins, &options) {
+        Ok(outcome) => {
+            let took = start.elapsed();
+            assert!(!outcome.files.is_empty());
+            println!("| {plugin} | {services} | {} |", ms(took));
+        }
+        // A plugin slower than quadratic runs out of fuel (the default 1e11 units).
+        Err(e) => println!("| {plugin} | {services} | failed after {}: {} |", ms(start.elapsed()), e.to_string().lines().next().unwrap_or("")),
+    }
+}
+
+/// The dependency lookups of the plugins that order services (systemd,
+/// nixos, vm) at 1,000 and 10,000 services: linear if 10× the services
+/// take about 10× the time.
+fn chains(program: &str) {
+    println!("| plugin | services (each depending on the next) | render (ms) |");
+    println!("|---|---|---|");
+    for plugin in ["systemd", "nixos", "vm"] {
+        for services in [1000, 10_000] {
+            let status = std::process::Command::new(program).args(["--chain", plugin, &services.to_string()]).status().unwrap();
+            assert!(status.success(), "chain case {plugin}/{services} failed");
+        }
+    }
+}
+
 /// A generated services.nix: `shape` is "flat" (no dependencies), "chain"
 /// (each service depends on the next) or "ladder" (layers of two, each
 /// depending on both of the next layer's).
@@ -266,16 +310,17 @@ fn nix_layer(program: &str) {
         let mut parts = text.split_whitespace();
         (parts.next().unwrap().parse().unwrap(), parts.next().unwrap().parse().unwrap())
     };
-    println!("| deployment | services | nix2dream eval (s) | peak (MiB) | MiB per 1,000 services | bare, own service module (s) | ratio | bare, 2-option submodule (s) |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("| deployment | services | nix2dream eval (s) | peak (MiB) | MiB per 1,000 services | bare, own service module (s) | ratio | bare peak (MiB) | bare MiB per 1,000 services | bare, 2-option submodule (s) |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for (shape, services) in [("flat", 10), ("flat", 100), ("flat", 1000), ("flat", 3000), ("chain", 1000), ("chain", 3000), ("ladder", 80)] {
         let (n2d, mib) = measure("n2d", shape, services);
-        let (own, _) = measure("own", shape, services);
+        let (own, own_mib) = measure("own", shape, services);
         let (tiny, _) = measure("tiny", shape, services);
         println!(
-            "| {shape} | {services} | {n2d:.2} | {mib} | {:.0} | {own:.2} | {:.2}× | {tiny:.2} |",
+            "| {shape} | {services} | {n2d:.2} | {mib} | {:.0} | {own:.2} | {:.2}× | {own_mib} | {:.0} | {tiny:.2} |",
             mib as f64 * 1000.0 / services as f64,
-            n2d / own
+            n2d / own,
+            own_mib as f64 * 1000.0 / services as f64
         );
     }
 }
@@ -296,6 +341,14 @@ fn main() {
     }
     if let Some(pos) = args.iter().position(|a| a == "--floor") {
         floor_case(&args[pos + 1], args[pos + 2].parse().unwrap());
+        return;
+    }
+    if let Some(pos) = args.iter().position(|a| a == "--chain") {
+        chain_case(&args[pos + 1], args[pos + 2].parse().unwrap());
+        return;
+    }
+    if args.iter().any(|a| a == "--chain-only") {
+        chains(&args[0]);
         return;
     }
     if args.iter().any(|a| a == "--floor-only") {
@@ -324,6 +377,8 @@ fn main() {
         let status = std::process::Command::new(&args[0]).args(["--scale", &services.to_string()]).status().unwrap();
         assert!(status.success(), "scale case {services} failed");
     }
+    println!();
+    chains(&args[0]);
     println!();
     floors(&args[0]);
     println!();

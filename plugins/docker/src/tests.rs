@@ -42,7 +42,7 @@ fn config_files_are_baked_at_the_path_the_service_expects() {
         .source_file("b", "/etc/b.conf", "/nix/store/ccc-b.conf");
     let r = request(svc);
     let paths: Vec<&str> = r.files.iter().map(|f| f.path.as_str()).collect();
-    assert_eq!(paths, ["/srv/conf/a.ini", "/etc/b.conf"]);
+    assert_eq!(paths, ["/srv/conf/a.ini", "/etc/b.conf", "/etc/passwd", "/etc/group"]);
     assert!(matches!(&r.files[1].content, FileContent::Source(s) if s == "/nix/store/ccc-b.conf"));
 }
 

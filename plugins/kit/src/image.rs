@@ -4,6 +4,8 @@
 
 use crate::types::{ImageConfig, ImageFile, ImageRequest};
 use crate::{Deployment, Diagnostic, FileContent, Port, Service, VolumeSource};
+#[cfg(test)]
+use crate::Volume;
 
 /// The core options an image request carries (argv, env, PATH, working
 /// directory, user, ports, volumes, config files baked in). Ordering,
@@ -97,16 +99,46 @@ fn account_files(service: &Service) -> Vec<ImageFile> {
 }
 
 /// FNV-1a, 64 bits: a stable tag from the request's contents (store paths
-/// already carry content hashes), so a changed service gets a new tag.
-fn fnv64(parts: &[&str]) -> String {
-    let mut hash: u64 = 0xcbf29ce484222325;
-    for part in parts {
-        for byte in part.bytes().chain([0xff]) {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x100000001b3);
+/// already carry content hashes), so a changed service gets a new tag. Each
+/// part is its bytes then 0xff; a part may be given in pieces
+/// ([`Fnv::piece`], then [`Fnv::end`]), hashed as their concatenation
+/// without building it.
+struct Fnv(u64);
+
+impl Fnv {
+    fn new() -> Fnv {
+        Fnv(0xcbf29ce484222325)
+    }
+
+    fn piece(&mut self, text: &str) {
+        for byte in text.bytes() {
+            self.0 ^= u64::from(byte);
+            self.0 = self.0.wrapping_mul(0x100000001b3);
         }
     }
-    format!("{hash:016x}")
+
+    fn end(&mut self) {
+        self.0 ^= 0xff;
+        self.0 = self.0.wrapping_mul(0x100000001b3);
+    }
+
+    fn part(&mut self, text: &str) {
+        self.piece(text);
+        self.end();
+    }
+
+    fn tag(&self) -> String {
+        format!("{:016x}", self.0)
+    }
+}
+
+#[cfg(test)]
+fn fnv64(parts: &[&str]) -> String {
+    let mut hash = Fnv::new();
+    for part in parts {
+        hash.part(part);
+    }
+    hash.tag()
 }
 
 /// What the image's layers come from: the closure roots, plus the package
@@ -191,22 +223,49 @@ pub fn image_request(deployment: &Deployment, service: &Service) -> ImageRequest
             .map(|v| v.path.clone())
             .collect(),
     };
-    let mut fingerprint: Vec<String> = service.closure_roots.clone();
-    fingerprint.extend(config.entrypoint.iter().chain(&config.cmd).cloned());
-    fingerprint.extend(config.env.iter().map(|e| format!("{}={}", e.name, e.value)));
-    fingerprint.extend(config.exposed_ports.iter().map(|p| format!("{}{:?}", p.port, p.protocol)));
-    fingerprint.extend(config.user.iter().chain(&config.working_dir).chain(&config.stop_signal).cloned());
-    fingerprint.extend(config.labels.iter().map(|(k, v)| format!("{k}={v}")));
-    fingerprint.extend(config.volumes.iter().cloned());
-    fingerprint.extend(config.shared_directories.iter().map(|d| format!("shared {d}")));
-    for f in &files {
-        fingerprint.push(f.path.clone());
-        fingerprint.push(match &f.content {
-            FileContent::Text(t) => format!("text:{t}"),
-            FileContent::Source(s) => format!("source:{s}"),
-        });
+    // The tag hashes these parts, in this order (as they were once listed
+    // in a Vec<String>: the same tags as before).
+    let mut hash = Fnv::new();
+    for part in service.closure_roots.iter().chain(&config.entrypoint).chain(&config.cmd) {
+        hash.part(part);
     }
-    let tag = fnv64(&fingerprint.iter().map(String::as_str).collect::<Vec<_>>());
+    for e in &config.env {
+        hash.piece(&e.name);
+        hash.piece("=");
+        hash.part(&e.value);
+    }
+    for p in &config.exposed_ports {
+        hash.part(&format!("{}{:?}", p.port, p.protocol));
+    }
+    for part in config.user.iter().chain(&config.working_dir).chain(&config.stop_signal) {
+        hash.part(part);
+    }
+    for (k, v) in &config.labels {
+        hash.piece(k);
+        hash.piece("=");
+        hash.part(v);
+    }
+    for part in &config.volumes {
+        hash.part(part);
+    }
+    for d in &config.shared_directories {
+        hash.piece("shared ");
+        hash.part(d);
+    }
+    for f in &files {
+        hash.part(&f.path);
+        match &f.content {
+            FileContent::Text(t) => {
+                hash.piece("text:");
+                hash.part(t);
+            }
+            FileContent::Source(s) => {
+                hash.piece("source:");
+                hash.part(s);
+            }
+        }
+    }
+    let tag = hash.tag();
     ImageRequest {
         path: archive_path(service),
         name: image_name(deployment, service),
@@ -214,5 +273,59 @@ pub fn image_request(deployment: &Deployment, service: &Service) -> ImageRequest
         config,
         store_paths: store_paths(service),
         files,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{deployment, service, ServiceExt};
+
+    /// The tag as it was computed before it was hashed in pieces: every part
+    /// built as a string, then hashed.
+    fn tag_from_strings(service: &Service, request: &ImageRequest) -> String {
+        let config = &request.config;
+        let mut fingerprint: Vec<String> = service.closure_roots.clone();
+        fingerprint.extend(config.entrypoint.iter().chain(&config.cmd).cloned());
+        fingerprint.extend(config.env.iter().map(|e| format!("{}={}", e.name, e.value)));
+        fingerprint.extend(config.exposed_ports.iter().map(|p| format!("{}{:?}", p.port, p.protocol)));
+        fingerprint.extend(config.user.iter().chain(&config.working_dir).chain(&config.stop_signal).cloned());
+        fingerprint.extend(config.labels.iter().map(|(k, v)| format!("{k}={v}")));
+        fingerprint.extend(config.volumes.iter().cloned());
+        fingerprint.extend(config.shared_directories.iter().map(|d| format!("shared {d}")));
+        for f in &request.files {
+            fingerprint.push(f.path.clone());
+            fingerprint.push(match &f.content {
+                FileContent::Text(t) => format!("text:{t}"),
+                FileContent::Source(s) => format!("source:{s}"),
+            });
+        }
+        fnv64(&fingerprint.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn the_tag_is_the_hash_of_the_parts_it_always_hashed() {
+        let full = service("web", &["httpd", "-f", "x y"])
+            .env("A", "1")
+            .env("PATH", "/bin")
+            .port("http", 8080)
+            .working_directory("/srv")
+            .pre_start("mkdir -p /srv")
+            .text_file("conf", "app.ini", "[a]\nb = 1\n")
+            .source_file("key", "/etc/key", "/nix/store/abc-key")
+            .volume("data", "/var/lib/web")
+            .description("the web server")
+            .with(|s| {
+                s.closure_roots = vec!["/nix/store/abc-httpd".into(), "/nix/store/def-lib".into()];
+                s.package = Some("/nix/store/abc-httpd".into());
+                s.user = Some("www".into());
+                s.stop_signal = Some("SIGINT".into());
+                s.volumes.push(Volume { name: "shared".into(), path: "/shared".into(), persistent: true, source: VolumeSource::Shared("common".into()), read_only: false });
+            });
+        let d = deployment(vec![full, service("bare", &["x"])]);
+        for s in &d.services {
+            let request = image_request(&d, s);
+            assert_eq!(request.tag, tag_from_strings(s, &request), "{}", s.name);
+        }
     }
 }

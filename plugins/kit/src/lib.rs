@@ -131,6 +131,41 @@ pub fn shared_volume_names(d: &Deployment) -> Vec<&str> {
     names
 }
 
+/// The deployment's services and secrets by name, found once per render:
+/// a search of the services per dependency (or of the secrets per use)
+/// inside a loop over the services is quadratic (10,000 services, each
+/// depending on the next: 50 million comparisons).
+pub struct Index<'a> {
+    pub deployment: &'a Deployment,
+    services: std::collections::HashMap<&'a str, &'a Service>,
+    secrets: std::collections::HashMap<&'a str, &'a Secret>,
+}
+
+impl<'a> Index<'a> {
+    pub fn new(deployment: &'a Deployment) -> Index<'a> {
+        // The first of a name wins, as a search from the start would find it.
+        let mut services = std::collections::HashMap::with_capacity(deployment.services.len());
+        for s in &deployment.services {
+            services.entry(s.name.as_str()).or_insert(s);
+        }
+        let mut secrets = std::collections::HashMap::with_capacity(deployment.secrets.len());
+        for s in &deployment.secrets {
+            secrets.entry(s.name.as_str()).or_insert(s);
+        }
+        Index { deployment, services, secrets }
+    }
+
+    /// The service named `name`.
+    pub fn service(&self, name: &str) -> Option<&'a Service> {
+        self.services.get(name).copied()
+    }
+
+    /// The secret named `name`.
+    pub fn secret(&self, name: &str) -> Option<&'a Secret> {
+        self.secrets.get(name).copied()
+    }
+}
+
 /// A file artifact.
 pub fn file(path: impl Into<String>, contents: impl Into<Vec<u8>>, executable: bool) -> Artifact {
     Artifact::File(types::File { path: path.into(), contents: contents.into(), executable })

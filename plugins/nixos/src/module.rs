@@ -6,10 +6,10 @@ use crate::nix::{attr, has_nul, inner, list, store_path, store_path_inner, store
 use crate::settings::DeploymentSettings;
 use nix2dream_plugin_kit::systemd::directives::Directive;
 use nix2dream_plugin_kit::systemd::escape::text;
-use nix2dream_plugin_kit::systemd::plan::{create_shared_dirs_command, plan, BindSource, Platform, ServicePlan};
+use nix2dream_plugin_kit::systemd::plan::{create_shared_dirs_command, plan_in, BindSource, Platform, ServicePlan};
 use nix2dream_plugin_kit::systemd::{shared_volume_dirs, volumes_unit_name};
 use nix2dream_plugin_kit::systemd::{instances, unit_name};
-use nix2dream_plugin_kit::{diagnostics, Deployment, Diagnostic, Protocol, Service};
+use nix2dream_plugin_kit::{diagnostics, Deployment, Diagnostic, Index, Protocol, Service};
 use std::collections::BTreeMap;
 
 /// NixOS gives every service a PATH of its own (`systemd.services.<name>.path`
@@ -247,10 +247,12 @@ pub fn render(d: &Deployment, settings: &DeploymentSettings) -> Result<Module, V
     let mut services = String::new();
     let mut accounts = Accounts::default();
     let mut wants = Vec::new();
+    // Dependencies and secrets found by name once per render, not by a search per service.
+    let index = Index::new(d);
     for svc in &d.services {
         check_nul(svc, &mut errors);
         let extra = crate::settings::extra_directives(&svc.name, &svc.settings_json);
-        match (plan(d, svc, &NIXOS), extra) {
+        match (plan_in(&index, svc, &NIXOS), extra) {
             (Ok(plan), Ok(extra)) => {
                 services += &service_definition(d, svc, &plan, &extra);
                 services.push('\n');

@@ -8,7 +8,7 @@
 mod settings;
 mod unit;
 
-use nix2dream_plugin_kit::{file, Addressing, Deployment, Diagnostic, Manager, PluginInfo, Rendered};
+use nix2dream_plugin_kit::{file, Addressing, Deployment, Diagnostic, Index, Manager, PluginInfo, Rendered};
 
 pub struct Systemd;
 
@@ -67,8 +67,9 @@ impl Manager for Systemd {
         let mut diagnostics = Vec::new();
         let mut errors = Vec::new();
         let mut wants = Vec::new();
+        let index = Index::new(&d);
         for svc in &d.services {
-            match unit::render(&d, svc, &settings) {
+            match unit::render(&index, svc, &settings) {
                 Ok(rendered) => {
                     artifacts.push(file(unit::file_name(&d, svc), rendered.unit, false));
                     for (path, contents) in rendered.config_files {

@@ -3,9 +3,9 @@
 
 use crate::settings::DeploymentSettings;
 use nix2dream_plugin_kit::systemd::escape::{assignment, command_line, is_plain_path, text};
-use nix2dream_plugin_kit::systemd::plan::{create_shared_dirs_command, plan, BindSource, Platform};
+use nix2dream_plugin_kit::systemd::plan::{create_shared_dirs_command, plan_in, BindSource, Platform};
 use nix2dream_plugin_kit::systemd::unit_name;
-use nix2dream_plugin_kit::{diagnostics, Deployment, Diagnostic, Service};
+use nix2dream_plugin_kit::{diagnostics, Deployment, Diagnostic, Index, Service};
 
 /// The deployment's volumes unit: creates the shared volume directories
 /// once, before the services that mount them (they require it).
@@ -52,9 +52,11 @@ fn config_text_path(svc: &Service, name: &str) -> Option<String> {
     (parts_ok && is_plain_path(&path)).then_some(path)
 }
 
-pub fn render(d: &Deployment, svc: &Service, settings: &DeploymentSettings) -> Result<Rendered, Vec<Diagnostic>> {
+/// The unit of `svc`, a service of `index.deployment` (the index is built once per render).
+pub fn render(index: &Index, svc: &Service, settings: &DeploymentSettings) -> Result<Rendered, Vec<Diagnostic>> {
+    let d = index.deployment;
     let extra = crate::settings::extra_directives(&svc.name, &svc.settings_json);
-    let plan = match (plan(d, svc, &Platform { manager_sets_path: false }), extra) {
+    let plan = match (plan_in(index, svc, &Platform { manager_sets_path: false }), extra) {
         (Ok(plan), Ok(extra)) => (plan, extra),
         (plan, extra) => return Err(plan.err().into_iter().flatten().chain(extra.err()).collect()),
     };

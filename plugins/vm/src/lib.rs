@@ -99,12 +99,10 @@ impl Manager for Vm {
             volumes,
             host_paths: &config.host_paths,
             // Only those a service uses: run-vm must be able to read each.
-            secrets: &d
-                .secrets
-                .iter()
-                .filter(|x| d.services.iter().any(|s| s.secrets.iter().any(|u| u.secret == x.name)))
-                .cloned()
-                .collect::<Vec<_>>(),
+            secrets: &{
+                let used: std::collections::HashSet<&str> = d.services.iter().flat_map(|s| &s.secrets).map(|u| u.secret.as_str()).collect();
+                d.secrets.iter().filter(|x| used.contains(x.name.as_str())).cloned().collect::<Vec<_>>()
+            },
             stop_timeout_seconds: settings.stop_timeout_seconds,
         });
         let artifacts = vec![

@@ -8,8 +8,8 @@ use super::escape::is_plain_path;
 use super::health::{health_gate, HealthGate};
 use super::{instances, managed_directory};
 use crate::{
-    diagnostics, image::config_file_path, shell, Deployment, DependencyCondition, Diagnostic, FileContent, RestartPolicy, Service,
-    VolumeSource,
+    diagnostics, image::config_file_path, shell, Deployment, DependencyCondition, Diagnostic, FileContent, Index, RestartPolicy,
+    Service, VolumeSource,
 };
 
 /// What differs between the managers that run the plan.
@@ -128,14 +128,24 @@ fn path_dirs(svc: &Service) -> Vec<String> {
     svc.package.iter().chain(&svc.path).map(|p| p.trim_end_matches('/').to_owned()).collect()
 }
 
+/// The plan of one service. For every service of a deployment, build one
+/// [`Index`] and call [`plan_in`]: this builds an index per call.
 pub fn plan(d: &Deployment, svc: &Service, platform: &Platform) -> Result<ServicePlan, Vec<Diagnostic>> {
+    plan_in(&Index::new(d), svc, platform)
+}
+
+/// The plan of `svc`, a service of `index.deployment`; its dependencies and
+/// secrets are looked up in `index` (built once per render: linear in the
+/// services, where a search per dependency was quadratic).
+pub fn plan_in(index: &Index, svc: &Service, platform: &Platform) -> Result<ServicePlan, Vec<Diagnostic>> {
+    let d = index.deployment;
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
     let unwritable = "cannot be written in a unit (no spaces, `:`, `%`, `$`, quotes)";
 
     let mut after = Vec::new();
     for dep in &svc.depends_on {
-        let Some(target) = d.services.iter().find(|s| s.name == dep.service) else { continue };
+        let Some(target) = index.service(&dep.service) else { continue };
         after.extend(instances(d, target));
         if dep.condition == DependencyCondition::Healthy && target.healthcheck.is_none() {
             warnings.push(diagnostics::warning(
@@ -254,7 +264,7 @@ pub fn plan(d: &Deployment, svc: &Service, platform: &Platform) -> Result<Servic
     let mut credential_binds = Vec::new();
     let mut secret_env = Vec::new();
     for using in &svc.secrets {
-        let Some(secret) = d.secrets.iter().find(|s| s.name == using.secret) else { continue };
+        let Some(secret) = index.secret(&using.secret) else { continue };
         let plain_name = !secret.name.is_empty() && secret.name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
         match &secret.file {
             Some(file) if plain_name && is_plain_path(file) => credentials.push((secret.name.clone(), file.clone())),
