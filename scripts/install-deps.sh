@@ -42,10 +42,18 @@ if ! $only_build; then
   ls /boot/vmlinuz-* >/dev/null 2>&1 || apt_missing+=(linux-image-amd64)
   # The C plugin example (examples/c-plugin): clang's wasm32 target, wasi-libc
   # and compiler-rt's wasm32 builtins, of the LLVM already here (lld-N) if any.
-  if ! ls /usr/lib/llvm-*/lib/clang/*/lib/wasi/libclang_rt.builtins-wasm32.a >/dev/null 2>&1 || [ ! -f /usr/lib/wasm32-wasi/libc.a ]; then
+  # One LLVM must have all three: clang, its wasm32 builtins and wasm-ld
+  # (clang-N runs wasm-ld-N; a machine may come with another LLVM's parts).
+  wasm_c=false
+  for builtins in /usr/lib/llvm-*/lib/clang/*/lib/wasi/libclang_rt.builtins-wasm32.a; do
+    v=${builtins#/usr/lib/llvm-}; v=${v%%/*}
+    if [ -x "/usr/lib/llvm-$v/bin/clang" ] && [ -x "/usr/lib/llvm-$v/bin/wasm-ld" ]; then wasm_c=true; fi
+  done
+  [ -f /usr/lib/wasm32-wasi/libc.a ] || wasm_c=false
+  if ! $wasm_c; then
     llvm=$(find /usr/lib -maxdepth 1 -name 'llvm-[0-9]*' -printf '%f\n' 2>/dev/null | sed 's/^llvm-//' | sort -n | tail -1)
-    if [ -n "$llvm" ]; then apt_missing+=("clang-$llvm" "libclang-rt-$llvm-dev-wasm32" wasi-libc)
-    else apt_missing+=(clang libclang-rt-dev-wasm32 wasi-libc); fi
+    if [ -n "$llvm" ]; then apt_missing+=("clang-$llvm" "lld-$llvm" "libclang-rt-$llvm-dev-wasm32" wasi-libc)
+    else apt_missing+=(clang lld libclang-rt-dev-wasm32 wasi-libc); fi
   fi
   # The completion scripts are loaded by the shells they are for; man reads the pages.
   need_cmd zsh zsh

@@ -164,7 +164,12 @@ fn under_compose(peer: &Peer) {
     let compose = |args: &[&str]| run(Command::new("docker-compose").arg("-p").arg(&project).arg("-f").arg(out.join("compose.yaml")).args(args));
     let up = compose(&["up", "-d"]);
     let page = if up.ok { wait_for(180, || http_get_host(peer.published, peer.path, peer.host).filter(|p| p.contains(peer.expect))) } else { None };
-    let published: Vec<String> = peer.internal.iter().map(|(service, port)| compose(&["port", service, &port.to_string()]).stdout.trim().to_owned()).collect();
+    // (service has a container, what `docker-compose port` says)
+    let published: Vec<(bool, String)> = peer
+        .internal
+        .iter()
+        .map(|(service, port)| (!compose(&["ps", "-q", service]).stdout.trim().is_empty(), compose(&["port", service, &port.to_string()]).stdout.trim().to_owned()))
+        .collect();
     let logs = compose(&["logs", "--no-color"]).stdout;
     // Each container stops on its stop signal within its stop timeout:
     // none is killed (exit 137, SIGKILL) at the end of its grace period.
@@ -177,7 +182,8 @@ fn under_compose(peer: &Peer) {
     assert!(up.ok, "{} docker-compose up: {}{}\n{logs}", peer.dir, up.stdout, up.stderr);
     assert!(page.is_some(), "{} under compose: no page holding {:?} on host port {}\n{logs}", peer.dir, peer.expect, peer.published);
     assert!(stop.ok && !statuses.contains("(137)"), "{} under compose: a container had to be killed:\n{statuses}", peer.dir);
-    for ((service, port), published) in peer.internal.iter().zip(published) {
+    for ((service, port), (running, published)) in peer.internal.iter().zip(published) {
+        assert!(running, "{} under compose: no container for {service}", peer.dir);
         assert!(published.is_empty() || published == ":0", "{service}'s internal port {port} is published: {published}");
     }
 }
