@@ -123,3 +123,57 @@ fn extra_objects_follow_the_generated_ones_and_do_not_replace_them() {
     d.settings_json = r#"{"extraObjects": [{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}}]}"#.into();
     assert!(errors(d)[0].message.contains("Deployment \"web\" is also generated"));
 }
+
+/// The typed objects write what their JSON values (sorted maps, as the
+/// objects were built before) write: every field in sorted order, absent
+/// ones left out. One rich service, and every core option alone.
+#[test]
+fn typed_objects_write_what_their_json_values_write() {
+    use nix2dream_plugin_kit::{HttpProbe, Resources, SecretUse, Volume, VolumeSource};
+    let volume = |name: &str, source: VolumeSource, persistent: bool, read_only: bool| Volume {
+        name: name.into(),
+        path: format!("/srv/{name}"),
+        persistent,
+        source,
+        read_only,
+    };
+    let rich = |one_shot: bool, probe: Probe| {
+        service("web", &["web"])
+            .port("http", 8080)
+            .port("Not_A_Port_Name", 9090)
+            .description("hello 'world'\nno")
+            .with(|s| {
+                s.ports.push(nix2dream_plugin_kit::Port { protocol: nix2dream_plugin_kit::Protocol::Udp, ..s.ports[1].clone() });
+                s.volumes.push(volume("data", VolumeSource::Own, true, false));
+                s.volumes.push(volume("scratch", VolumeSource::Own, false, true));
+                s.volumes.push(volume("uploads", VolumeSource::Shared("uploads".into()), true, false));
+                s.volumes.push(volume("media", VolumeSource::HostPath("/home/me/my: media".into()), true, true));
+                s.secrets.push(SecretUse { secret: "db-password".into(), path: None, env: Some("DB_PASSWORD".into()) });
+                s.secrets.push(SecretUse { secret: "tls".into(), path: Some("/run/tls/key".into()), env: None });
+                s.resources = Resources { cpus: Some("0.5".into()), memory_mib: Some(64) };
+                s.replicas = 3;
+                s.user = Some("nobody".into());
+                s.stop_timeout_seconds = Some(30);
+                s.one_shot = one_shot;
+                s.healthcheck = Some(Healthcheck { probe, interval_seconds: 0, timeout_seconds: 2, retries: 0, start_period_seconds: 7 });
+            })
+    };
+    let http = || Probe::Http(HttpProbe { port: 8080, path: "healthz".into() });
+    let mut services = vec![rich(false, http()), rich(true, checked(0).probe), rich(false, checked(0).probe).with(|s| s.resources.cpus = None)];
+    services.extend(nix2dream_plugin_kit::CORE_OPTIONS.iter().map(|o| nix2dream_plugin_kit::testing::with_option(o)));
+    for svc in services {
+        let d = deployment(vec![svc]);
+        let settings = crate::settings::Settings::parse("").unwrap();
+        let requests = nix2dream_plugin_kit::image::service_images(&d).images;
+        for (svc, request) in requests {
+            let (objects, _) = crate::manifests::objects(&d, svc, &request, &settings).unwrap();
+            let mut objects: Vec<_> = objects.into_iter().collect();
+            objects.extend(crate::manifests::shared_claims(&d, &settings).unwrap());
+            for object in objects {
+                let typed = nix2dream_plugin_kit::yaml::to_string(&object).unwrap();
+                let value = nix2dream_plugin_kit::yaml::to_string(&serde_json::to_value(&object).unwrap()).unwrap();
+                assert_eq!(typed, value);
+            }
+        }
+    }
+}

@@ -27,6 +27,15 @@ pub fn to_string<T: Serialize>(value: &T) -> Result<String, String> {
     }
 }
 
+/// Appends the document [`to_string`] gives for `value` to `out` (written
+/// there directly, not built apart and copied); on an error `out` is as it was.
+pub fn append<T: Serialize>(out: &mut String, value: &T) -> Result<(), String> {
+    if !fast::append(out, value) {
+        out.push_str(&saphyr(value)?);
+    }
+    Ok(())
+}
+
 /// serde-saphyr with kit::yaml's options.
 fn saphyr<T: Serialize>(value: &T) -> Result<String, String> {
     let options = serde_saphyr::ser_options! {

@@ -22,6 +22,19 @@ pub fn to_string<T: Serialize + ?Sized>(value: &T) -> Option<String> {
     Some(w.out)
 }
 
+/// Appends the document to `out`, or leaves `out` as it was and returns
+/// false when it holds something written only by serde-saphyr.
+pub fn append<T: Serialize + ?Sized>(out: &mut String, value: &T) -> bool {
+    let start = out.len();
+    let mut w = Writer { out: std::mem::take(out), at: At::Root };
+    let written = value.serialize(&mut w).is_ok();
+    *out = w.out;
+    if !written {
+        out.truncate(start);
+    }
+    written
+}
+
 /// Where the next node goes.
 #[derive(Clone, Copy)]
 enum At {
@@ -109,6 +122,18 @@ impl Writer {
             At::Item(_) => {}
         }
         self.out.push_str(text);
+        self.out.push('\n');
+        Ok(())
+    }
+
+    /// An integer's digits where the writer is (as [`Self::scalar`] writes them).
+    fn integer(&mut self, v: impl std::fmt::Display) -> Result {
+        match self.at {
+            At::Root => return Err(GiveUp),
+            At::Value(_) => self.out.push(' '),
+            At::Item(_) => {}
+        }
+        let _ = write!(self.out, "{v}");
         self.out.push('\n');
         Ok(())
     }
@@ -226,9 +251,7 @@ impl<'a> ser::Serializer for &'a mut Writer {
         self.serialize_i64(v.into())
     }
     fn serialize_i64(self, v: i64) -> Result {
-        let mut text = String::new();
-        let _ = write!(text, "{v}");
-        self.scalar(&text)
+        self.integer(v)
     }
     fn serialize_u8(self, v: u8) -> Result {
         self.serialize_u64(v.into())
@@ -240,9 +263,7 @@ impl<'a> ser::Serializer for &'a mut Writer {
         self.serialize_u64(v.into())
     }
     fn serialize_u64(self, v: u64) -> Result {
-        let mut text = String::new();
-        let _ = write!(text, "{v}");
-        self.scalar(&text)
+        self.integer(v)
     }
     fn serialize_f32(self, v: f32) -> Result {
         let text = saphyr_value(&v)?;
