@@ -160,3 +160,67 @@ fn supported_options_are_exactly_those_that_change_the_output() {
     declared.sort();
     assert_eq!(declared, honoured);
 }
+
+/// The typed entries write what their YAML values (as every entry was built
+/// before, and a merged one still is) write, with their keys in the order
+/// that value's mapping was built in. One rich service, and every core
+/// option alone.
+#[test]
+fn typed_entries_write_what_their_yaml_values_write() {
+    use nix2dream_plugin_kit::{Port, Protocol, Resources, SecretUse, Volume};
+    const ORDER: &[&str] = &[
+        "image", "entrypoint", "command", "environment", "secrets", "working_dir", "user", "expose", "ports", "volumes", "tmpfs",
+        "depends_on", "healthcheck", "restart", "init", "stop_signal", "stop_grace_period", "cpus", "mem_limit", "scale", "labels",
+    ];
+    let volume = |name: &str, source: VolumeSource, persistent: bool, read_only: bool| Volume {
+        name: name.into(),
+        path: format!("/srv/$ {name}"),
+        persistent,
+        source,
+        read_only,
+    };
+    let rich = |probe: Probe| {
+        with_deps(service("web", &["web", "$HOME", "no"]), &[("db", DependencyCondition::Healthy), ("job", DependencyCondition::Completed), ("db", DependencyCondition::Started)])
+            .port("http", 8080)
+            .env("A", "cost: $5")
+            .env("B", "it's")
+            .with(|s| {
+                s.ports.push(Port { protocol: Protocol::Udp, internal: true, ..s.ports[0].clone() });
+                s.ports.push(Port { host_port: Some(18080), ..s.ports[0].clone() });
+                s.volumes.push(volume("data", VolumeSource::Own, true, false));
+                s.volumes.push(volume("scratch", VolumeSource::Own, false, true));
+                s.volumes.push(volume("uploads", VolumeSource::Shared("uploads".into()), true, false));
+                s.volumes.push(volume("media", VolumeSource::HostPath("/home/me/my: $media".into()), true, true));
+                s.secrets.push(SecretUse { secret: "db-password".into(), path: None, env: Some("DB_PASSWORD".into()) });
+                s.secrets.push(SecretUse { secret: "tls".into(), path: Some("/run/tls/key".into()), env: None });
+                s.resources = Resources { cpus: Some("0.5".into()), memory_mib: Some(64) };
+                s.replicas = 3;
+                s.user = Some("nobody".into());
+                s.group = Some("no$group".into());
+                s.working_directory = Some("/srv/$work".into());
+                s.stop_signal = Some("SIGINT".into());
+                s.stop_timeout_seconds = Some(30);
+                s.one_shot = true;
+                s.healthcheck = Some(Healthcheck { probe, interval_seconds: 0, timeout_seconds: 2, retries: 0, start_period_seconds: 7 });
+            })
+    };
+    let http = || Probe::Http(HttpProbe { port: 8080, path: "healthz".into() });
+    let mut services = vec![rich(http()), rich(check(0).probe), rich(check(0).probe).with(|s| s.resources.cpus = None)];
+    services.extend(nix2dream_plugin_kit::CORE_OPTIONS.iter().map(|o| with_option(o)));
+    for svc in services {
+        let d = deployment(vec![svc, service("db", &["db"]).with(|s| s.healthcheck = Some(check(1))), service("job", &["job"])]);
+        let settings = crate::settings::DeploymentSettings::default();
+        let healthchecked: std::collections::HashSet<&str> = d.services.iter().filter(|s| s.healthcheck.is_some()).map(|s| s.name.as_str()).collect();
+        let requests = image::service_images(&d).images;
+        for (svc, request) in &requests {
+            let entry = service::compose_service(&d, svc, request, &settings, &healthchecked).unwrap();
+            let service::Written::Typed(typed) = &entry.written else { panic!("no managers.compose: typed") };
+            let text = nix2dream_plugin_kit::yaml::to_string(typed).unwrap();
+            let value = serde_yaml_ng::to_value(typed).unwrap();
+            assert_eq!(text, nix2dream_plugin_kit::yaml::to_string(&value).unwrap());
+            let keys: Vec<&str> = value.as_mapping().unwrap().keys().map(|k| k.as_str().unwrap()).collect();
+            let positions: Vec<usize> = keys.iter().map(|k| ORDER.iter().position(|o| o == k).unwrap()).collect();
+            assert!(positions.windows(2).all(|w| w[0] < w[1]), "{keys:?}");
+        }
+    }
+}
