@@ -88,12 +88,18 @@ if [ ${#apt_missing[@]} -gt 0 ]; then
   echo "install-deps: apt-get install ${apt_missing[*]}" >&2
   $sudo apt-get update -qq
   # Installing servers (nginx, MariaDB) must not start them: the tests
-  # start their own, from the Nix store.
+  # start their own, from the Nix store. The policy is only for this
+  # install (removed after it, unless the machine had one already).
+  policy_added=false
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
     $sudo chmod +x /usr/sbin/policy-rc.d
+    policy_added=true
   fi
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${apt_missing[@]}" >/dev/null
+  installed=0
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${apt_missing[@]}" >/dev/null || installed=$?
+  if $policy_added; then $sudo rm -f /usr/sbin/policy-rc.d; fi
+  [ "$installed" -eq 0 ] || { echo "install-deps: apt-get install failed" >&2; exit "$installed"; }
 fi
 
 $only_build && exit 0
