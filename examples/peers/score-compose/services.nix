@@ -1,4 +1,4 @@
-# score-compose's samples 01 to 05 (samples/01-hello … 05-volume-mounts),
+# score-compose's examples 01 to 05 (examples/01-hello … 05-volume-mounts),
 # as one deployment:
 #   01-hello              a busybox loop saying hello;
 #   02-environment        variables, some shared by every workload (the
