@@ -141,7 +141,7 @@ impl StorePackage {
             inputs.push(libraries);
         }
         let staged = add_to_store(&stage);
-        copied_by_nix(tmp, &self.name, &staged, &inputs)
+        copied_by_nix(&self.name, &staged, &inputs)
     }
 }
 
@@ -186,8 +186,8 @@ fn library_package(tmp: &Path, name: &str, elf_files: &[PathBuf]) -> String {
 
 /// `store_path` copied by a Nix build, whose output's references Nix finds
 /// by scanning (a path added with `nix-store --add` has none).
-fn copied_by_nix(tmp: &Path, name: &str, store_path: &str, inputs: &[String]) -> String {
-    let busybox = busybox_package(&tmp.join(format!("{name}-builder")));
+fn copied_by_nix(name: &str, store_path: &str, inputs: &[String]) -> String {
+    let busybox = builder_busybox();
     let inputs: Vec<String> = inputs.iter().map(|i| format!("(builtins.storePath \"{i}\")")).collect();
     let expr = format!(
         "derivation {{ name = \"{name}\"; system = builtins.currentSystem; builder = \"{busybox}/bin/busybox\"; \
@@ -199,6 +199,15 @@ fn copied_by_nix(tmp: &Path, name: &str, store_path: &str, inputs: &[String]) ->
         .env("NIX_CONFIG", "build-users-group ="));
     assert!(r.ok, "nix-build of the {name} stand-in failed: {}", r.stderr);
     r.stdout.trim().to_owned()
+}
+
+/// The builders' busybox, added to the store once per test binary.
+fn builder_busybox() -> &'static str {
+    static BUSYBOX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BUSYBOX.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        busybox_package(dir.path())
+    })
 }
 
 fn add_to_store(dir: &Path) -> String {

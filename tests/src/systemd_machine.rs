@@ -90,6 +90,12 @@ impl Machine {
         assert!(r.ok, "docker cp: {}", r.stderr);
     }
 
+    /// Writes `text` to `path` inside the machine, creating its directory
+    /// (`docker cp` cannot write into the machine's tmpfs, /tmp or /run).
+    pub fn write_file(&self, path: &str, text: &str) {
+        self.ok(&["sh", "-c", "mkdir -p \"${2%/*}\" && printf %s \"$1\" > \"$2\"", "sh", text, path]);
+    }
+
     pub fn property(&self, unit: &str, name: &str) -> String {
         self.ok(&["systemctl", "show", "-P", name, unit]).trim().to_owned()
     }

@@ -232,8 +232,7 @@ fn render_stack(plugin: &str, base: Option<&str>, port: u16, bind_inside: Option
 fn secrets_into(machine: &nix2dream_e2e::systemd_machine::Machine, stack: &Stack) {
     let s = stack.secrets.as_ref().unwrap();
     for (file, value) in [(&s.token_file, TOKEN), (&s.key_file, KEY)] {
-        // (`docker cp` cannot write into the machine's /tmp, a tmpfs.)
-        machine.ok(&["sh", "-c", "mkdir -p \"${2%/*}\" && printf %s \"$1\" > \"$2\"", "sh", value, file]);
+        machine.write_file(file, value);
     }
 }
 
@@ -310,7 +309,7 @@ fn stack_systemd_under_a_real_systemd() {
     // The bound directory is the machine's own (the container's).
     let (host, _, text) = r.stack.host_dir.clone().unwrap();
     let deployment = machine.install_systemd_output(&r.out, |m| {
-        m.ok(&["sh", "-c", &format!("mkdir -p '{host}' && printf %s '{text}' > '{host}/host.txt'")]);
+        m.write_file(&format!("{host}/host.txt"), &text);
         secrets_into(m, &r.stack);
     });
     machine.ok(&["systemctl", "start", &format!("{deployment}.target")]);
@@ -340,7 +339,7 @@ fn stack_nixos_module_units_under_a_real_systemd() {
         machine.copy_in(unit, "/etc/systemd/system/");
     }
     let (host, _, text) = r.stack.host_dir.clone().unwrap();
-    machine.ok(&["sh", "-c", &format!("mkdir -p '{host}' && printf %s '{text}' > '{host}/host.txt'")]);
+    machine.write_file(&format!("{host}/host.txt"), &text);
     secrets_into(&machine, &r.stack);
     machine.ok(&["systemctl", "daemon-reload"]);
     machine.ok(&["systemctl", "start", &format!("{}.target", r.name)]);
