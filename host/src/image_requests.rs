@@ -142,14 +142,16 @@ pub struct BuiltImages {
 
 /// Builds every pending image of a render of `deployment` into `spool` and
 /// returns them as files to write; fails once their total size passes
-/// `limit_bytes`. An image asked for again (`--plugin docker --plugin
-/// compose`: the same service, the same image) is assembled once; the
-/// others are hard links to it, and count once against the limit.
+/// `limit_bytes`. Requests that share a path become one archive holding
+/// each of their images, each layer once. An archive asked for again
+/// (`--plugin docker --plugin compose`: the same service, the same image)
+/// is assembled once; the others are hard links to it, and count once
+/// against the limit.
 ///
 /// `unchanged` maps output paths to the key of the archive the last render
 /// wrote there, still in place (`OutputDir::unchanged_files`; empty for
-/// `--check`, which compares bytes): an image whose key is the same is kept
-/// as it is, not built again. `measured`: the layers whose digests are
+/// `--check`, which compares bytes): an archive whose key is the same is
+/// kept as it is, not built again. `measured`: the layers whose digests are
 /// known (from earlier renders into this directory), and those measured now.
 pub fn build_all(
     images: &[PendingImage],
@@ -165,55 +167,85 @@ pub fn build_all(
     }
     // Resolved only when some plugin asked for images: it touches the disk.
     let readable = Readable::of(deployment);
-    let progress = crate::progress::counted("assembling images", images.len() as u64);
     let specs = images.iter().map(|pending| spec_of(pending, &readable).with_context(|| describe(pending))).collect::<Result<Vec<_>>>()?;
     // One closure query for the whole render, not one per image.
     let mut roots: Vec<String> = specs.iter().flat_map(|s| s.store_paths.iter().cloned()).collect();
     roots.sort();
     roots.dedup();
     let graph = image::StoreGraph::query(&roots);
-    // What each distinct image became: its archive, and the programs missing from it.
-    let mut assembled: HashMap<ImageSpec, (PathBuf, Vec<String>)> = HashMap::new();
-    for (i, (pending, spec)) in images.iter().zip(specs).enumerate() {
-        let what = || describe(pending);
-        progress.at(i as u64, &format!("{}:{}", pending.request.name, pending.request.tag));
+    let mut closures = Vec::with_capacity(specs.len());
+    for (pending, spec) in images.iter().zip(&specs) {
+        closures.push(image::closure_of(spec, graph.as_ref()).with_context(|| describe(pending))?);
+    }
+    // The archives, in the order their paths were first asked for; an
+    // image asked for twice at one path is in it once.
+    let mut archives: Vec<(&str, Vec<usize>)> = Vec::new();
+    let mut by_path: HashMap<&str, usize> = HashMap::new();
+    let mut by_reference: HashMap<(&str, &str, &str), usize> = HashMap::new();
+    for (i, pending) in images.iter().enumerate() {
+        let n = *by_path.entry(&pending.path).or_insert_with(|| {
+            archives.push((&pending.path, Vec::new()));
+            archives.len() - 1
+        });
+        let r = &pending.request;
+        if let Some(&other) = by_reference.get(&(pending.path.as_str(), r.name.as_str(), r.tag.as_str())) {
+            if specs[other] != specs[i] {
+                bail!("{}: another image of the same name and tag, but different, is asked for in the same archive: give each image its own name or tag", describe(pending));
+            }
+            continue;
+        }
+        by_reference.insert((&pending.path, &r.name, &r.tag), i);
+        archives[n].1.push(i);
+    }
+    let progress = crate::progress::counted("assembling images", archives.len() as u64);
+    // What each distinct archive became: its file, and each image's missing programs.
+    let mut assembled: HashMap<Vec<&ImageSpec>, (PathBuf, Vec<Vec<String>>)> = HashMap::new();
+    for (n, (path, members)) in archives.iter().enumerate() {
+        let what = || members.iter().map(|&i| describe(&images[i])).collect::<Vec<_>>().join("; ");
+        progress.at(n as u64, path);
         crate::interrupt::checkpoint();
         crate::output::fault_step("building an image").with_context(what)?;
-        let dest = spool.join(format!("i{i}"));
-        let closure = image::closure_of(&spec, graph.as_ref()).with_context(what)?;
-        let key = image::archive_key(&spec, &closure);
-        let (contents, missing) = if unchanged.get(&pending.path) == Some(&key) {
-            (Contents::Kept(key), image::missing_programs(&spec, &closure))
-        } else if let Some((first, missing)) = assembled.get(&spec) {
-            std::fs::hard_link(first, &dest).with_context(|| format!("{}: linking to the same image at {}", what(), first.display()))?;
+        let dest = spool.join(format!("i{n}"));
+        let inputs: Vec<(&ImageSpec, &[PathBuf])> = members.iter().map(|&i| (&specs[i], closures[i].as_slice())).collect();
+        let key = image::archive_key(&inputs);
+        let distinct: Vec<&ImageSpec> = inputs.iter().map(|(spec, _)| *spec).collect();
+        let (contents, missing) = if unchanged.get(*path) == Some(&key) {
+            (Contents::Kept(key), inputs.iter().map(|(spec, closure)| image::missing_programs(spec, closure)).collect())
+        } else if let Some((first, missing)) = assembled.get(&distinct) {
+            std::fs::hard_link(first, &dest).with_context(|| format!("{}: linking to the same archive at {}", what(), first.display()))?;
             (Contents::Spooled(dest.clone(), Some(key)), missing.clone())
         } else {
-            let image = image::build_archive_measured(&spec, &closure, &dest, measured).with_context(what)?;
-            built.bytes += image.bytes;
+            let images_built = image::build_shared_archive(&inputs, &dest, measured).with_context(what)?;
+            built.bytes += images_built[0].bytes;
             if built.bytes > limit_bytes {
                 bail!(
-                    "{}: the {} image(s) built so far take {} MiB, over the image limit of {} MiB (raise it with --image-limit MIB)",
+                    "{}: the {} image archive(s) built so far take {} MiB, over the image limit of {} MiB (raise it with --image-limit MIB)",
                     what(),
                     assembled.len() + 1,
                     built.bytes >> 20,
                     limit_bytes >> 20
                 );
             }
-            assembled.insert(spec, (dest.clone(), image.missing_programs.clone()));
-            (Contents::Spooled(dest.clone(), Some(key)), image.missing_programs)
+            let missing: Vec<Vec<String>> = images_built.into_iter().map(|b| b.missing_programs).collect();
+            assembled.insert(distinct, (dest.clone(), missing.clone()));
+            (Contents::Spooled(dest.clone(), Some(key)), missing)
         };
-        // The kit labels each image with its service; a third-party plugin may not.
-        let service = pending.request.config.labels.iter().find(|(k, _)| k == "dev.nix2dream.service");
-        let subject = match service {
-            Some((_, name)) => format!("{}: service {name:?}: image {}", pending.plugin, pending.request.name),
-            None => format!("{}: image {}", pending.plugin, pending.request.name),
-        };
-        built.warnings.extend(missing.iter().map(|problem| ImageWarning {
-            plugin: pending.plugin_id.clone(),
-            service: service.map(|(_, name)| name.clone()),
-            text: format!("{subject}: {problem}"),
-        }));
-        built.files.push(OutFile { path: pending.path.clone(), contents, executable: false, origin: pending.plugin.clone() });
+        for (&i, missing) in members.iter().zip(&missing) {
+            let pending = &images[i];
+            // The kit labels each image with its service; a third-party plugin may not.
+            let service = pending.request.config.labels.iter().find(|(k, _)| k == "dev.nix2dream.service");
+            let subject = match service {
+                Some((_, name)) => format!("{}: service {name:?}: image {}", pending.plugin, pending.request.name),
+                None => format!("{}: image {}", pending.plugin, pending.request.name),
+            };
+            built.warnings.extend(missing.iter().map(|problem| ImageWarning {
+                plugin: pending.plugin_id.clone(),
+                service: service.map(|(_, name)| name.clone()),
+                text: format!("{subject}: {problem}"),
+            }));
+        }
+        let first = &images[members[0]];
+        built.files.push(OutFile { path: path.to_string(), contents, executable: false, origin: first.plugin.clone() });
     }
     Ok(built)
 }

@@ -93,7 +93,9 @@ fn compose_runs_the_rendered_services_with_images_built_by_nix2dream() {
                 "volumes": {"data": {"path": "/data"}},
             },
         }),
-        json!({"name": deployment_name, "settings": {"compose": {"publishAddress": "127.0.0.1"}}}),
+        // Both services run busybox: one archive holds both images, the
+        // busybox layer once.
+        json!({"name": deployment_name, "settings": {"compose": {"publishAddress": "127.0.0.1", "imageArchives": "shared"}}}),
     );
     let out = tmp.path().join("out");
     let r = render("compose", &input, &out);
@@ -105,15 +107,16 @@ fn compose_runs_the_rendered_services_with_images_built_by_nix2dream() {
     let spec = run(Command::new("check-jsonschema").args(["--builtin-schema", "vendor.compose-spec"]).arg(&compose_file));
     assert!(spec.ok, "the rendered file breaks the compose-spec schema:\n{}{}", spec.stdout, spec.stderr);
 
-    // Load the images nix2dream built (there is no registry to pull from).
-    let mut images = Vec::new();
-    for service in ["web", "slow"] {
-        let load = run(Command::new("docker").args(["load", "-i"]).arg(out.join(format!("images/{service}.tar"))));
-        assert!(load.ok, "docker load {service}: {}", load.stderr);
-        let loaded = load.stdout.trim().rsplit("Loaded image: ").next().unwrap().trim().to_owned();
-        assert!(loaded.starts_with(&format!("{deployment_name}-{service}:")), "{}", load.stdout);
-        images.push(loaded);
+    // Load the images nix2dream built (there is no registry to pull from):
+    // one archive, both images.
+    assert!(!out.join("images/web.tar").exists(), "shared archives: no archive per service");
+    let load = run(Command::new("docker").args(["load", "-i"]).arg(out.join("images/all.tar")));
+    assert!(load.ok, "docker load images/all.tar: {}", load.stderr);
+    let images: Vec<String> = load.stdout.lines().filter_map(|l| l.trim().strip_prefix("Loaded image: ")).map(str::to_owned).collect();
+    for (image, service) in images.iter().zip(["web", "slow"]) {
+        assert!(image.starts_with(&format!("{deployment_name}-{service}:")), "{}", load.stdout);
     }
+    assert_eq!(images.len(), 2, "{}", load.stdout);
     let project = Project { name: deployment_name.clone(), dir: out.clone(), images };
     let up = project.compose(&["up", "-d"]);
     assert!(up.ok, "docker-compose up failed:\n{}{}", up.stdout, up.stderr);

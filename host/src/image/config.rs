@@ -164,27 +164,25 @@ pub(super) fn manifest(config: Descriptor, layers: Vec<Descriptor>) -> Result<Ve
     })?)
 }
 
-/// `index.json`, naming the manifest by tag (OCI, umoci, skopeo) and by
-/// `name:tag` (containerd).
-pub(super) fn index(
-    spec: &ImageSpec,
-    manifest_digest: &str,
-    manifest_size: u64,
-) -> Result<Vec<u8>> {
-    let annotations = BTreeMap::from([
-        ("io.containerd.image.name", spec.reference()),
-        ("org.opencontainers.image.ref.name", spec.tag.clone()),
-    ]);
-    let manifest = Descriptor {
-        media_type: MEDIA_MANIFEST,
-        digest: manifest_digest,
-        size: manifest_size,
-        annotations,
-    };
+/// `index.json`, naming each image's manifest (`(spec, digest, size)`) by
+/// tag (OCI, umoci, skopeo) and by `name:tag` (containerd).
+pub(super) fn index(images: &[(&ImageSpec, &str, u64)]) -> Result<Vec<u8>> {
+    let manifests = images
+        .iter()
+        .map(|(spec, digest, size)| Descriptor {
+            media_type: MEDIA_MANIFEST,
+            digest,
+            size: *size,
+            annotations: BTreeMap::from([
+                ("io.containerd.image.name", spec.reference()),
+                ("org.opencontainers.image.ref.name", spec.tag.clone()),
+            ]),
+        })
+        .collect();
     Ok(serde_json::to_vec(&Index {
         schema_version: 2,
         media_type: MEDIA_INDEX,
-        manifests: vec![manifest],
+        manifests,
     })?)
 }
 
@@ -192,20 +190,16 @@ pub(super) fn oci_layout() -> &'static [u8] {
     br#"{"imageLayoutVersion":"1.0.0"}"#
 }
 
-/// Docker's `manifest.json` (what `docker load` reads), pointing at the
-/// same blobs as the OCI manifest.
-pub(super) fn docker_manifest(
-    spec: &ImageSpec,
-    config_hex: &str,
-    layer_hexes: &[&str],
-) -> Result<Vec<u8>> {
-    let entry = DockerManifestEntry {
-        config: format!("blobs/sha256/{config_hex}"),
-        repo_tags: vec![spec.reference()],
-        layers: layer_hexes
-            .iter()
-            .map(|h| format!("blobs/sha256/{h}"))
-            .collect(),
-    };
-    Ok(serde_json::to_vec(&[entry])?)
+/// Docker's `manifest.json` (what `docker load` reads): for each image
+/// (`(spec, config hex, layer hexes)`), the same blobs as its OCI manifest.
+pub(super) fn docker_manifest(images: &[(&ImageSpec, &str, &[String])]) -> Result<Vec<u8>> {
+    let entries: Vec<DockerManifestEntry> = images
+        .iter()
+        .map(|(spec, config_hex, layer_hexes)| DockerManifestEntry {
+            config: format!("blobs/sha256/{config_hex}"),
+            repo_tags: vec![spec.reference()],
+            layers: layer_hexes.iter().map(|h| format!("blobs/sha256/{h}")).collect(),
+        })
+        .collect();
+    Ok(serde_json::to_vec(&entries)?)
 }

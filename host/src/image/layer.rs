@@ -1,6 +1,6 @@
-//! Reproducible layer tars, hashed while written: once into a sink (for
-//! their digest and size, which the archive's documents name first), then
-//! straight into the archive (see `archive.rs`): no temp copy of a layer.
+//! Reproducible layer tars, written straight into the archive (see
+//! `archive.rs`) and hashed on the way, or only counted when their digest
+//! was measured before: no temp copy of a layer, one read of the store.
 //!
 //! Every entry has mtime 1 (as in the Nix store), uid/gid 0 (except the
 //! directories the service writes to), no user or group names, and a
@@ -25,6 +25,7 @@ pub(super) const MTIME: u64 = 1;
 /// The digests and sizes of store layers already measured, so that images
 /// sharing a package hash its layer once per render, and a later render
 /// into the same output directory not at all (store paths never change).
+/// (Images in one archive share the layer itself, see `archive.rs`.)
 /// Saved in the output's `.nix2dream/layers.json` (`output/kept.rs`): who
 /// can change it can change the archives beside it anyway, and a wrong
 /// entry only makes an archive that fails to load, never one holding
@@ -48,15 +49,17 @@ struct SavedLayer {
 const LAYER_FORMAT: &str = "nix2dream-layer-v1";
 
 impl MeasuredLayers {
-    /// The layer of `paths`, measured now unless it was already.
-    pub(super) fn measure(&mut self, paths: &[PathBuf]) -> Result<Blob> {
-        let blob = match self.known.get(paths) {
-            Some(blob) => blob.clone(),
-            None => write_store_layer(paths, io::sink(), Pass::Measure)?.1,
-        };
+    /// The digest and size of the layer of `paths`, when measured before.
+    pub(super) fn known(&mut self, paths: &[PathBuf]) -> Option<Blob> {
+        let blob = self.known.get(paths)?.clone();
+        self.used.insert(paths.to_vec(), blob.clone());
+        Some(blob)
+    }
+
+    /// Records the layer of `paths`, just measured.
+    pub(super) fn record(&mut self, paths: &[PathBuf], blob: &Blob) {
         self.known.insert(paths.to_vec(), blob.clone());
         self.used.insert(paths.to_vec(), blob.clone());
-        Ok(blob)
     }
 
     /// Reads what [`MeasuredLayers::to_json`] wrote; anything unreadable is ignored.
@@ -189,9 +192,9 @@ pub(super) fn header(kind: EntryType, mode: u32, size: u64) -> Header {
     header
 }
 
-/// The two passes over a layer: measuring it (its digest and size) and
-/// writing it into the archive (counted only: its digest is known, and
-/// hashing it again would cost as much as the temp copy it replaces).
+/// How a layer is written into the archive: hashed as it goes (`Measure`:
+/// its digest is not known yet), or counted only (`Write`: its digest was
+/// measured by an earlier image or render, and only its size is checked).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Pass {
     Measure,

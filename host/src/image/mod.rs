@@ -13,8 +13,9 @@
 //!
 //! Files, one responsibility each: [`closure`](closure()) (`nix-store -qR`),
 //! `layer` (a reproducible tar of store paths or of extra files, hashed while
-//! written to a temp file), `user` (who owns the volumes and working
-//! directory), `config` (the OCI JSON documents), `archive` (the final tar),
+//! written into the archive), `user` (who owns the volumes and working
+//! directory), `config` (the OCI JSON documents), `archive` (the final tar,
+//! of one image or of several sharing their layers),
 //! `programs` (whether what the image starts is in it).
 //! See `docs/images.md`.
 
@@ -136,12 +137,12 @@ pub fn closure_of(spec: &ImageSpec, graph: Option<&StoreGraph>) -> Result<Vec<Pa
 
 /// The archive's format: changing how archives are written changes it, so
 /// that no archive of an older format is kept by a later render.
-const ARCHIVE_FORMAT: &str = "nix2dream-image-archive-v2";
+const ARCHIVE_FORMAT: &str = "nix2dream-image-archive-v3";
 
-/// A key for the archive [`build_archive_from`] writes for `spec` and
-/// `closure`: the same key, the same bytes (store paths never change, and
-/// everything else the archive is made of is in `spec`).
-pub fn archive_key(spec: &ImageSpec, closure: &[PathBuf]) -> String {
+/// A key for the archive [`build_shared_archive`] writes for `images` (each
+/// image's spec and closure): the same key, the same bytes (store paths
+/// never change, and everything else the archive is made of is in the specs).
+pub fn archive_key(images: &[(&ImageSpec, &[PathBuf])]) -> String {
     use sha2::Digest;
     use std::hash::{Hash, Hasher};
     /// std's `Hash` fed into SHA-256 (deterministic: no random state).
@@ -156,8 +157,7 @@ pub fn archive_key(spec: &ImageSpec, closure: &[PathBuf]) -> String {
     }
     let mut hasher = Sha(sha2::Sha256::new());
     ARCHIVE_FORMAT.hash(&mut hasher);
-    spec.hash(&mut hasher);
-    closure.hash(&mut hasher);
+    images.hash(&mut hasher);
     format!("sha256:{:x}", hasher.0.finalize())
 }
 
@@ -176,11 +176,25 @@ pub(crate) fn build_archive_from(spec: &ImageSpec, closure: &[PathBuf], dest: &P
 /// [`build_archive_from`], with the layers already measured in this render
 /// (images sharing a package hash its layer once).
 pub fn build_archive_measured(spec: &ImageSpec, closure: &[PathBuf], dest: &Path, measured: &mut MeasuredLayers) -> Result<BuiltImage> {
-    validate(spec)?;
-    let missing_programs = programs::missing(spec, closure);
-    let built = archive::write(spec, closure, dest, measured)
-        .with_context(|| format!("building image {} at {}", spec.reference(), dest.display()))?;
-    Ok(BuiltImage { missing_programs, ..built })
+    let built = build_shared_archive(&[(spec, closure)], dest, measured)?;
+    Ok(built.into_iter().next().expect("one image in, one out"))
+}
+
+/// Several images (each with its closure) in ONE archive at `dest`: each
+/// layer they share is in it once, and `docker load` / `podman load` load
+/// them all. Returns what each image became, in the order given.
+pub fn build_shared_archive(images: &[(&ImageSpec, &[PathBuf])], dest: &Path, measured: &mut MeasuredLayers) -> Result<Vec<BuiltImage>> {
+    for (spec, _) in images {
+        validate(spec)?;
+    }
+    let inputs: Vec<archive::Input> = images.iter().map(|&(spec, closure)| archive::Input { spec, closure }).collect();
+    let names = || images.iter().map(|(s, _)| s.reference()).collect::<Vec<_>>().join(", ");
+    let built = archive::write(&inputs, dest, measured).with_context(|| format!("building image {} at {}", names(), dest.display()))?;
+    Ok(built
+        .into_iter()
+        .zip(images)
+        .map(|(b, (spec, closure))| BuiltImage { missing_programs: programs::missing(spec, closure), ..b })
+        .collect())
 }
 
 impl ImageSpec {

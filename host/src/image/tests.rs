@@ -266,6 +266,70 @@ fn two_builds_are_byte_identical() {
 }
 
 #[test]
+fn a_layer_measured_before_is_written_to_the_same_bytes_and_checked() {
+    // First build: every layer hashed as written (placeholder header filled
+    // in afterwards). Second: the digests known, each header written first.
+    let dir = tempfile::tempdir().unwrap();
+    let closure = fake_store(&dir.path().join("store"), 0o755);
+    let mut measured = MeasuredLayers::default();
+    let first = build_archive_measured(&spec(), &closure, &dir.path().join("one.tar"), &mut measured).unwrap();
+    let saved = measured.to_json();
+    let mut known = MeasuredLayers::from_json(&saved);
+    let second = build_archive_measured(&spec(), &closure, &dir.path().join("two.tar"), &mut known).unwrap();
+    assert_eq!(first, second);
+    assert_eq!(fs::read(dir.path().join("one.tar")).unwrap(), fs::read(dir.path().join("two.tar")).unwrap());
+    // A store path that changed size since it was measured is refused, not
+    // written under a digest it no longer has (tar pads to 512 bytes: a
+    // change within a block is caught by `docker load`'s digest check).
+    fs::write(closure[1].as_path(), "x".repeat(2000)).unwrap();
+    let mut stale = MeasuredLayers::from_json(&saved);
+    let e = format!("{:#}", build_archive_measured(&spec(), &closure, &dir.path().join("three.tar"), &mut stale).unwrap_err());
+    assert!(e.contains("changed since it was measured"), "{e}");
+    assert!(!dir.path().join("three.tar").exists(), "a failed build leaves no archive");
+}
+
+#[test]
+fn images_sharing_an_archive_hold_each_shared_layer_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let closure = fake_store(&dir.path().join("store"), 0o755);
+    let web = spec();
+    // Another service on the same package: other name, one store path
+    // fewer, the same files (an identical files layer, written once).
+    let worker = ImageSpec { name: "demo-worker".into(), config: ImageConfig { cmd: vec!["--work".into()], ..web.config.clone() }, ..web.clone() };
+    let alone_web = build_archive_from(&web, &closure, &dir.path().join("web.tar")).unwrap();
+    let alone_worker = build_archive_from(&worker, &closure[..2], &dir.path().join("worker.tar")).unwrap();
+    let shared = build_shared_archive(&[(&web, &closure[..]), (&worker, &closure[..2])], &dir.path().join("all.tar"), &mut MeasuredLayers::default()).unwrap();
+    // Each image is the one built alone (same manifest, hence same layers).
+    assert_eq!(shared[0].manifest_digest, alone_web.manifest_digest);
+    assert_eq!(shared[1].manifest_digest, alone_worker.manifest_digest);
+    assert_eq!(shared[0].bytes, shared[1].bytes);
+    let bytes = fs::read(dir.path().join("all.tar")).unwrap();
+    assert_eq!(shared[0].bytes, bytes.len() as u64);
+    // Every blob once; the archive about the size of the bigger image.
+    let all = entries(&bytes);
+    let names: Vec<&str> = all.iter().map(|e| e.path.as_str()).collect();
+    let unique: std::collections::BTreeSet<&str> = names.iter().copied().collect();
+    assert_eq!(names.len(), unique.len(), "an entry is written twice: {names:?}");
+    let web_size = fs::metadata(dir.path().join("web.tar")).unwrap().len();
+    assert!(bytes.len() as u64 <= web_size + 8192, "shared archive {} bytes, the web image alone {web_size}", bytes.len());
+    // Both images listed, each naming blobs the archive holds, with their digests.
+    let files = by_path(&all);
+    let index: Value = serde_json::from_slice(&files["index.json"].data).unwrap();
+    let docker: Value = serde_json::from_slice(&files["manifest.json"].data).unwrap();
+    let names: Vec<&str> = index["manifests"].as_array().unwrap().iter().map(|m| m["annotations"]["io.containerd.image.name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["demo-web:latest", "demo-worker:latest"]);
+    let tags: Vec<&str> = docker.as_array().unwrap().iter().map(|m| m["RepoTags"][0].as_str().unwrap()).collect();
+    assert_eq!(tags, names);
+    for (m, built) in index["manifests"].as_array().unwrap().iter().zip(&shared) {
+        assert_eq!(m["digest"], built.manifest_digest.as_str());
+        let manifest: Value = serde_json::from_slice(blob(&files, &built.manifest_digest)).unwrap();
+        for layer in manifest["layers"].as_array().unwrap() {
+            assert_eq!(blob(&files, layer["digest"].as_str().unwrap()).len() as u64, layer["size"].as_u64().unwrap());
+        }
+    }
+}
+
+#[test]
 fn archive_is_an_oci_layout_and_a_docker_archive() {
     let dir = tempfile::tempdir().unwrap();
     let closure = fake_store(&dir.path().join("store"), 0o755);
@@ -277,7 +341,9 @@ fn archive_is_an_oci_layout_and_a_docker_archive() {
         0o644
     );
 
-    // Fixed entry order: documents first, then config, manifest, layers.
+    // Fixed entry order: the blob directories, the layers (each written
+    // once, its digest known only at its end), then the config and manifest
+    // that name them, then the documents that name those.
     let hex = |d: &str| d.trim_start_matches("sha256:").to_owned();
     let layer_digests: Vec<String> = r.manifest["layers"]
         .as_array()
@@ -285,23 +351,11 @@ fn archive_is_an_oci_layout_and_a_docker_archive() {
         .iter()
         .map(|l| l["digest"].as_str().unwrap().to_owned())
         .collect();
-    let mut expected = vec![
-        "oci-layout",
-        "index.json",
-        "manifest.json",
-        "blobs",
-        "blobs/sha256",
-    ]
-    .into_iter()
-    .map(String::from)
-    .collect::<Vec<_>>();
+    let mut expected = vec!["blobs".to_owned(), "blobs/sha256".to_owned()];
+    expected.extend(layer_digests.iter().map(|d| format!("blobs/sha256/{}", hex(d))));
     expected.push(format!("blobs/sha256/{}", hex(&built.config_digest)));
     expected.push(format!("blobs/sha256/{}", hex(&built.manifest_digest)));
-    expected.extend(
-        layer_digests
-            .iter()
-            .map(|d| format!("blobs/sha256/{}", hex(d))),
-    );
+    expected.extend(["oci-layout", "index.json", "manifest.json"].map(String::from));
     assert_eq!(r.order, expected);
 
     assert_eq!(

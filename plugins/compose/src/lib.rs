@@ -27,7 +27,8 @@ Services reach each other by name (the addresses in their env and argv say so); 
 Secrets: a file is mounted as a compose secret; a variable is taken from docker-compose's own environment \
 (secrets.<name>.environment), which must then be set for every docker-compose command (it reads the whole file). An http healthcheck runs `wget` inside the container: put busybox or wget in the service's \
 package/path, or use a command healthcheck. managers.compose (per service) and settings.compose.file (top level) are \
-merged into the generated YAML.";
+merged into the generated YAML. settings.compose.imageArchives = \"shared\" puts every image into one archive, images/all.tar, \
+holding each layer once (services on the same package write and load it once).";
 
 impl Manager for Compose {
     fn info() -> PluginInfo {
@@ -115,7 +116,14 @@ impl Manager for Compose {
         // Not freed either, for the same reason (the merged services' trees).
         std::mem::forget(top);
         let mut artifacts = vec![file("compose.yaml", text, false)];
-        artifacts.extend(images.into_iter().map(|(_, request)| Artifact::Image(request)));
+        // Requests that share a path are one archive, each layer in it once.
+        let shared = deployment_settings.image_archives == settings::ImageArchives::Shared;
+        artifacts.extend(images.into_iter().map(|(_, mut request)| {
+            if shared {
+                request.path = settings::SHARED_ARCHIVE.into();
+            }
+            Artifact::Image(request)
+        }));
         Ok(Rendered { artifacts, diagnostics: warnings })
     }
 }

@@ -16,7 +16,23 @@ pub struct DeploymentSettings {
     pub publish_address: Option<String>,
     /// Merged into the top level of compose.yaml (e.g. networks).
     pub file: Option<Map<String, Value>>,
+    /// `per-service` (default): one archive per service, `images/<service>.tar`.
+    /// `shared`: every image in one archive, `images/all.tar`, holding each
+    /// layer once (services on the same package write and load it once).
+    pub image_archives: ImageArchives,
 }
+
+/// How the images are split into archives.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ImageArchives {
+    #[default]
+    PerService,
+    Shared,
+}
+
+/// Where every image goes with `imageArchives = "shared"`.
+pub const SHARED_ARCHIVE: &str = "images/all.tar";
 
 /// managers.compose (per service): merged into that service's entry of compose.yaml.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
