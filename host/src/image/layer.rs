@@ -22,6 +22,9 @@ use super::ImageFile;
 /// Modification time of every entry: 1, like the Nix store.
 pub(super) const MTIME: u64 = 1;
 
+/// Files are read this much at a time (`io::copy` alone reads 8 KiB).
+const FILE_BUFFER: usize = 256 << 10;
+
 /// The digests and sizes of store layers already measured, so that images
 /// sharing a package hash its layer once per render, and a later render
 /// into the same output directory not at all (store paths never change).
@@ -288,7 +291,7 @@ impl<W: Write> LayerWriter<W> {
             };
             let mut header = header(EntryType::Regular, mode, len);
             self.builder
-                .append_data(&mut header, image_path, Exact::new(file, len))
+                .append_data(&mut header, image_path, Exact::new(io::BufReader::with_capacity(FILE_BUFFER.min(len as usize).max(1), file), len))
                 .with_context(|| format!("archiving file {}", source.display()))?;
         } else {
             bail!(
