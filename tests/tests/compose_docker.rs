@@ -113,7 +113,8 @@ fn compose_runs_the_rendered_services_with_images_built_by_nix2dream() {
     let load = run(Command::new("docker").args(["load", "-i"]).arg(out.join("images/all.tar")));
     assert!(load.ok, "docker load images/all.tar: {}", load.stderr);
     let images: Vec<String> = load.stdout.lines().filter_map(|l| l.trim().strip_prefix("Loaded image: ")).map(str::to_owned).collect();
-    for (image, service) in images.iter().zip(["web", "slow"]) {
+    // In the deployment's order of services.
+    for (image, service) in images.iter().zip(["slow", "web"]) {
         assert!(image.starts_with(&format!("{deployment_name}-{service}:")), "{}", load.stdout);
     }
     assert_eq!(images.len(), 2, "{}", load.stdout);
