@@ -184,3 +184,75 @@ fn layers_measured_by_an_earlier_render_give_the_same_archive() {
     let ran = docker_run(&out.join("images/web.tar"), &[], &[]);
     assert!(ran.ok && ran.stdout == "three\n", "{}{}", ran.stdout, ran.stderr);
 }
+
+/// compose with `imageArchives = "shared"`: the services on one package are
+/// one archive (images/all.tar) holding its layer once, which Docker loads
+/// and runs; an unchanged render keeps it, a changed service rebuilds it.
+#[test]
+fn services_on_one_package_share_one_archive_with_its_layer_once() {
+    use std::os::unix::fs::MetadataExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let busybox = busybox_package(tmp.path());
+    let compose = |input: &Path, out: &Path| run(nix2dream().args(["render", "--plugin", "compose"]).arg(input).arg("--out").arg(out));
+    let services = |word: &str| json!({"web": service(Some(&busybox), &["echo", word]), "worker": service(Some(&busybox), &["echo", "worker"])});
+    let shared = json!({"settings": {"compose": {"imageArchives": "shared"}}});
+    let input = write_deployment(tmp.path(), services("one"), shared.clone());
+    let out = tmp.path().join("out");
+    let r = compose(&input, &out);
+    assert!(r.ok, "{}", r.stderr);
+    let archive = out.join("images/all.tar");
+    let names: Vec<String> = std::fs::read_dir(out.join("images")).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    assert_eq!(names, ["all.tar"]);
+    // Beside one archive per service: about the size of one of them.
+    let apart = tmp.path().join("apart");
+    let r = compose(&write_deployment(tmp.path(), services("one"), json!({})), &apart);
+    assert!(r.ok, "{}", r.stderr);
+    let size = |p: &Path| std::fs::metadata(p).unwrap().len();
+    let (web, worker) = (size(&apart.join("images/web.tar")), size(&apart.join("images/worker.tar")));
+    assert!(size(&archive) < web.max(worker) + 16 * 1024, "shared {} bytes; apart {web} + {worker}", size(&archive));
+
+    let load = run(Command::new("docker").args(["load", "-i"]).arg(&archive));
+    assert!(load.ok, "docker load: {}", load.stderr);
+    let images: Vec<&str> = load.stdout.lines().filter_map(|l| l.trim().strip_prefix("Loaded image: ")).collect();
+    assert_eq!(images.len(), 2, "{}", load.stdout);
+    for (image, word) in images.iter().zip(["one", "worker"]) {
+        let ran = run(Command::new("docker").args(["run", "--rm", image]));
+        let _ = run(Command::new("docker").args(["rmi", "-f", image]));
+        assert!(ran.ok && ran.stdout == format!("{word}\n"), "{image}: {}{}", ran.stdout, ran.stderr);
+    }
+
+    // Nothing changed: the archive is kept. One service changed: rebuilt.
+    let identity = |m: std::fs::Metadata| (m.ino(), m.ctime(), m.ctime_nsec());
+    let before = identity(std::fs::metadata(&archive).unwrap());
+    assert!(compose(&input, &out).ok);
+    assert_eq!(identity(std::fs::metadata(&archive).unwrap()), before, "the unchanged archive was written again");
+    let changed = write_deployment(tmp.path(), services("two"), shared);
+    assert!(compose(&changed, &out).ok);
+    assert_ne!(identity(std::fs::metadata(&archive).unwrap()), before);
+    let load = run(Command::new("docker").args(["load", "-i"]).arg(&archive));
+    let web = load.stdout.lines().filter_map(|l| l.trim().strip_prefix("Loaded image: ")).find(|i| i.starts_with("test-web:")).unwrap().to_owned();
+    let ran = run(Command::new("docker").args(["run", "--rm", &web]));
+    let _ = run(Command::new("docker").args(["rmi", "-f", &web]));
+    assert!(ran.ok && ran.stdout == "two\n", "{}{}", ran.stdout, ran.stderr);
+}
+
+/// The digests of the store layers a render measured are also kept in the
+/// user's cache (a record sealed with its key), so that a render into
+/// another directory does not hash them again: it writes the same archive
+/// as a render that measures everything (`--no-cache`).
+#[test]
+fn layers_measured_in_one_directory_serve_renders_into_others() {
+    let tmp = tempfile::tempdir().unwrap();
+    let busybox = busybox_package(tmp.path());
+    let first = write_deployment(tmp.path(), json!({"web": service(Some(&busybox), &["echo", "one"])}), json!({}));
+    assert!(render(&first, &tmp.path().join("a"), &[]).ok);
+    let record = std::fs::read(repo_root().join("target/test-cache/image-layers.record")).unwrap();
+    assert!(String::from_utf8_lossy(&record).contains(busybox.as_str()), "the package's layer is in the cache's record");
+    let second = write_deployment(tmp.path(), json!({"web": service(Some(&busybox), &["echo", "two"])}), json!({}));
+    assert!(render(&second, &tmp.path().join("b"), &[]).ok);
+    assert!(render(&second, &tmp.path().join("c"), &["--no-cache"]).ok);
+    let archive = |dir: &str| std::fs::read(tmp.path().join(dir).join("images/web.tar")).unwrap();
+    assert!(archive("b") == archive("c"), "the recorded digests changed the archive");
+    let ran = docker_run(&tmp.path().join("b/images/web.tar"), &[], &[]);
+    assert!(ran.ok && ran.stdout == "two\n", "{}{}", ran.stdout, ran.stderr);
+}

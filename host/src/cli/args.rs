@@ -53,7 +53,7 @@ pub struct LoadArgs {
     /// Largest plugin file that is compiled, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = Limits::default().plugin_bytes >> 20)]
     plugin_size_limit: usize,
-    /// Do not read or write the compiled-plugin cache.
+    /// Do not read or write the cache (compiled plugins, digests of image layers).
     #[arg(long)]
     no_cache: bool,
 }

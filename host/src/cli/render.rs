@@ -8,11 +8,16 @@ use anyhow::{bail, Result};
 use clap::Args;
 use nix2dream::exit::{self, Failure, OrFail};
 use nix2dream::messages::{self, Message, RenderFailed};
+use nix2dream::plugin::engine::Cache;
 use nix2dream::plugin::Plugin;
 use nix2dream::text::printable;
 use nix2dream::{deployment, image_requests, input, output, render, vm_requests};
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+/// The cache's record of store layer digests, and how many it keeps.
+const LAYER_RECORD: &str = "image-layers";
+const LAYER_RECORD_LIMIT: usize = 4096;
 
 #[derive(Args)]
 pub struct RenderArgs {
@@ -174,7 +179,7 @@ fn render(args: &RenderArgs, ui: Ui, done: &mut Done) -> Result<ExitCode> {
         let mut out = output::OutputDir::open_existing(&args.out, wait).or_fail(Failure::Io)?;
         if let Some(out) = out.as_mut() {
             // Compared byte for byte: nothing is kept on trust.
-            build_artifacts(&mut outcome, &deployment, out, image_limit, &options, done, false).or_fail(Failure::Plugin)?;
+            build_artifacts(&mut outcome, &deployment, out, image_limit, &options, done, false, None).or_fail(Failure::Plugin)?;
         }
         let diffs = output::differences(out.as_mut(), &args.out, &outcome.files).or_fail(Failure::Io)?;
         let code = if diffs.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(exit::DRIFT) };
@@ -185,7 +190,7 @@ fn render(args: &RenderArgs, ui: Ui, done: &mut Done) -> Result<ExitCode> {
     let first_render = !args.out.join(".nix2dream").exists();
     // Locked, and any interrupted render undone, before anything is staged.
     let mut out = output::OutputDir::open_for_writing(&args.out, wait).or_fail(Failure::Io)?;
-    build_artifacts(&mut outcome, &deployment, &mut out, image_limit, &options, done, true).or_fail(Failure::Plugin)?;
+    build_artifacts(&mut outcome, &deployment, &mut out, image_limit, &options, done, true, cache.as_ref()).or_fail(Failure::Plugin)?;
     let written = out.write_all(&outcome.files, args.force).or_fail(Failure::Io)?;
     if let Some(measured) = &done.measured {
         out.save_measured_layers(measured);
@@ -225,8 +230,10 @@ fn shown_path(dir: &std::path::Path) -> String {
 /// Builds the image archives and VM roots the plugins asked for, inside the
 /// output directory's stage folder (so an interrupted render leaves nothing
 /// behind); VM roots share the image limit with the images. With
-/// `keep_unchanged`, an image whose archive in place is what it would be
-/// again is kept, not built again.
+/// `keep_unchanged` (not for `--check`, which trusts nothing), an image
+/// whose archive in place is what it would be again is kept, not built
+/// again, and the store layers whose digests earlier renders measured (into
+/// this directory, or any other: `cache`'s record) are not hashed again.
 fn build_artifacts(
     outcome: &mut render::Outcome,
     deployment: &deployment::Deployment,
@@ -235,13 +242,20 @@ fn build_artifacts(
     options: &render::Options,
     done: &mut Done,
     keep_unchanged: bool,
+    cache: Option<&Cache>,
 ) -> Result<()> {
     if outcome.images.is_empty() && outcome.vm_roots.is_empty() {
         return Ok(());
     }
     let spool = out.spool_dir()?;
     let (unchanged, mut measured) = if keep_unchanged { (out.unchanged_files(), out.measured_layers()) } else { Default::default() };
+    let cache = cache.filter(|_| keep_unchanged);
+    let shared = cache.filter(|_| !outcome.images.is_empty()).and_then(|c| c.read_record(LAYER_RECORD)).unwrap_or_default();
+    measured.add_json(&shared);
     let images = image_requests::build_all(&outcome.images, deployment, &spool, image_limit, &unchanged, &mut measured)?;
+    if let Some(cache) = cache.filter(|_| !outcome.images.is_empty()) {
+        cache.write_record(LAYER_RECORD, &measured.to_json_with(&shared, LAYER_RECORD_LIMIT));
+    }
     done.measured = Some(measured);
     done.messages.extend(render::image_warnings(&images.warnings, options)?);
     let vm_roots = vm_requests::build_all(&outcome.vm_roots, deployment, &spool, image_limit.saturating_sub(images.bytes))?;

@@ -33,6 +33,9 @@ const FILE_BUFFER: usize = 256 << 10;
 /// can change it can change the archives beside it anyway, and a wrong
 /// entry only makes an archive that fails to load, never one holding
 /// other files. `used` keeps the saved list to what the last render used.
+/// The user's cache keeps a record of the most recently used ones too,
+/// for renders into other directories, sealed with the cache's key
+/// (`plugin::engine::Cache::write_record`).
 #[derive(Debug, Default)]
 pub struct MeasuredLayers {
     known: std::collections::HashMap<Vec<PathBuf>, Blob>,
@@ -67,24 +70,49 @@ impl MeasuredLayers {
 
     /// Reads what [`MeasuredLayers::to_json`] wrote; anything unreadable is ignored.
     pub fn from_json(bytes: &[u8]) -> MeasuredLayers {
-        let saved: Vec<SavedLayer> = serde_json::from_slice(bytes).unwrap_or_default();
-        let known = saved
-            .into_iter()
-            .filter(|l| l.format == LAYER_FORMAT && l.digest.starts_with("sha256:"))
-            .map(|l| (l.paths, Blob { digest: l.digest, size: l.size }))
-            .collect();
-        MeasuredLayers { known, used: Default::default() }
+        let mut layers = MeasuredLayers::default();
+        layers.add_json(bytes);
+        layers
+    }
+
+    /// Adds the layers of another record (what [`MeasuredLayers::to_json`]
+    /// or [`MeasuredLayers::to_json_with`] wrote) to those known.
+    pub fn add_json(&mut self, bytes: &[u8]) {
+        for (paths, blob) in read_saved(bytes) {
+            self.known.entry(paths).or_insert(blob);
+        }
+    }
+
+    /// The layers this render used, then those of `previous` (a record) it
+    /// did not, at most `limit` in all: a record shared by every render,
+    /// the most recently used first, bounded.
+    pub fn to_json_with(&self, previous: &[u8], limit: usize) -> Vec<u8> {
+        let older = read_saved(previous).into_iter().filter(|(paths, _)| !self.used.contains_key(paths));
+        let layers: Vec<(Vec<PathBuf>, Blob)> = self.used.iter().map(|(p, b)| (p.clone(), b.clone())).chain(older).take(limit).collect();
+        save(layers.iter().map(|(p, b)| (p, b)))
     }
 
     /// The layers this render used, to save.
     pub fn to_json(&self) -> Vec<u8> {
-        let saved: Vec<SavedLayer> = self
-            .used
-            .iter()
-            .map(|(paths, blob)| SavedLayer { format: LAYER_FORMAT.into(), paths: paths.clone(), digest: blob.digest.clone(), size: blob.size })
-            .collect();
-        serde_json::to_vec(&saved).unwrap_or_default()
+        save(self.used.iter())
     }
+}
+
+/// The layers of a record, in its order; anything unreadable is ignored.
+fn read_saved(bytes: &[u8]) -> Vec<(Vec<PathBuf>, Blob)> {
+    let saved: Vec<SavedLayer> = serde_json::from_slice(bytes).unwrap_or_default();
+    saved
+        .into_iter()
+        .filter(|l| l.format == LAYER_FORMAT && l.digest.starts_with("sha256:"))
+        .map(|l| (l.paths, Blob { digest: l.digest, size: l.size }))
+        .collect()
+}
+
+fn save<'a>(layers: impl Iterator<Item = (&'a Vec<PathBuf>, &'a Blob)>) -> Vec<u8> {
+    let saved: Vec<SavedLayer> = layers
+        .map(|(paths, blob)| SavedLayer { format: LAYER_FORMAT.into(), paths: paths.clone(), digest: blob.digest.clone(), size: blob.size })
+        .collect();
+    serde_json::to_vec(&saved).unwrap_or_default()
 }
 
 /// A layer's digest and size.

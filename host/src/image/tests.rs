@@ -289,6 +289,34 @@ fn a_layer_measured_before_is_written_to_the_same_bytes_and_checked() {
 }
 
 #[test]
+fn the_shared_record_keeps_the_layers_used_last_first_and_is_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let closure = fake_store(&dir.path().join("store"), 0o755);
+    // An earlier render measured the three store layers.
+    let mut earlier = MeasuredLayers::default();
+    build_archive_measured(&spec(), &closure, &dir.path().join("one.tar"), &mut earlier).unwrap();
+    let previous = earlier.to_json();
+    let recorded = |json: &[u8]| -> Vec<String> {
+        let v: Value = serde_json::from_slice(json).unwrap();
+        v.as_array().unwrap().iter().map(|l| l["paths"][0].as_str().unwrap().rsplit('/').next().unwrap().to_owned()).collect()
+    };
+    assert_eq!(recorded(&previous).len(), 3);
+    // This render used only the last of them: it comes first, then the others.
+    let mut now = MeasuredLayers::default();
+    now.add_json(&previous);
+    build_archive_measured(&spec(), &closure[2..], &dir.path().join("two.tar"), &mut now).unwrap();
+    let record = now.to_json_with(&previous, 10);
+    let names = recorded(&record);
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert_eq!(names[0], "cccccccccccccccccccccccccccccccc-link");
+    assert_eq!(recorded(&now.to_json_with(&previous, 2)).len(), 2, "bounded");
+    // Unreadable records add nothing and break nothing.
+    let mut damaged = MeasuredLayers::default();
+    damaged.add_json(b"{ not json");
+    assert_eq!(damaged.to_json_with(b"[]", 10), b"[]");
+}
+
+#[test]
 fn images_sharing_an_archive_hold_each_shared_layer_once() {
     let dir = tempfile::tempdir().unwrap();
     let closure = fake_store(&dir.path().join("store"), 0o755);

@@ -12,6 +12,8 @@
 //! directory must belong to the user and not be writable by group or others,
 //! or it is not used. Entries are only stored for plugins that loaded
 //! successfully; the oldest are evicted past `NIX2DREAM_CACHE_LIMIT_MIB`.
+//! Small records are sealed the same way (`<name>.record`: the digests of
+//! the image layers earlier renders measured, see `image::MeasuredLayers`).
 
 use anyhow::{bail, Context, Result};
 use hmac::{Hmac, Mac};
@@ -89,6 +91,7 @@ pub enum Origin {
 
 const MAC_LEN: usize = 32;
 const ENTRY_SUFFIX: &str = ".cwasm";
+const RECORD_SUFFIX: &str = ".record";
 const DEFAULT_LIMIT_MIB: u64 = 512;
 
 /// The compiled-component cache, checked and keyed (see the module comment).
@@ -196,20 +199,13 @@ impl Cache {
     /// The compiled component for `bytes`, when a valid entry is cached.
     pub fn load(&self, engine: &Engine, bytes: &[u8]) -> Option<Component> {
         let name = cache_key(engine, bytes);
-        let file = self.entry(&name);
-        let mut data = Vec::new();
-        let mut f = std::fs::File::open(&file).ok()?;
-        // Bounded: nothing bigger than the whole cache is an entry.
-        Read::by_ref(&mut f).take(self.limit_bytes + MAC_LEN as u64).read_to_end(&mut data).ok()?;
-        let body_len = data.len().checked_sub(MAC_LEN)?;
-        let (body, tag) = data.split_at(body_len);
-        self.mac(&name, body).verify_slice(tag).ok()?;
+        let body = self.read_sealed(&name, &self.entry(&name))?;
         // SAFETY: `body` is the in-memory copy that was just authenticated
         // with the user's key: it is what `store` wrote for this very
         // component and engine.
-        let component = unsafe { Component::deserialize(engine, body) }.ok()?;
+        let component = unsafe { Component::deserialize(engine, &body) }.ok()?;
         // Recently used entries are evicted last.
-        let _ = f.set_modified(std::time::SystemTime::now());
+        let _ = std::fs::File::open(self.entry(&name)).and_then(|f| f.set_modified(std::time::SystemTime::now()));
         Some(component)
     }
 
@@ -224,21 +220,55 @@ impl Cache {
         if body.len() as u64 > self.limit_bytes {
             return Ok(());
         }
-        let tag = self.mac(&name, &body).finalize().into_bytes();
+        self.write_sealed(&name, &self.entry(&name), &body)?;
+        self.evict(&name)
+    }
+
+    /// A small record kept beside the compiled plugins under `name` (e.g.
+    /// the digests of image layers), when it is there and authentic.
+    pub fn read_record(&self, name: &str) -> Option<Vec<u8>> {
+        self.read_sealed(name, &self.record(name))
+    }
+
+    /// Replaces the record `name`; failures only cost time later.
+    pub fn write_record(&self, name: &str, body: &[u8]) {
+        if (body.len() as u64) <= self.limit_bytes {
+            let _ = self.write_sealed(name, &self.record(name), body);
+        }
+    }
+
+    fn record(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}{RECORD_SUFFIX}"))
+    }
+
+    /// `file`'s body when its tag is `name`'s under the user's key; bounded:
+    /// nothing bigger than the whole cache is read.
+    fn read_sealed(&self, name: &str, file: &Path) -> Option<Vec<u8>> {
+        let mut data = Vec::new();
+        let f = std::fs::File::open(file).ok()?;
+        Read::take(f, self.limit_bytes + MAC_LEN as u64).read_to_end(&mut data).ok()?;
+        let body_len = data.len().checked_sub(MAC_LEN)?;
+        self.mac(name, &data[..body_len]).verify_slice(&data[body_len..]).ok()?;
+        data.truncate(body_len);
+        Some(data)
+    }
+
+    /// Writes `body` and its tag to `file`, through a temp file renamed over it.
+    fn write_sealed(&self, name: &str, file: &Path, body: &[u8]) -> Result<()> {
+        let tag = self.mac(name, body).finalize().into_bytes();
         let tmp = self.dir.join(format!(".{name}.{}.tmp", std::process::id()));
         let _cleanup = crate::interrupt::register(crate::interrupt::Cleanup::Remove(tmp.clone()));
         let written = (|| {
             let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
-            f.write_all(&body)?;
+            f.write_all(body)?;
             f.write_all(&tag)?;
             f.sync_all()?;
-            std::fs::rename(&tmp, self.entry(&name))
+            std::fs::rename(&tmp, file)
         })();
         if written.is_err() {
             let _ = std::fs::remove_file(&tmp);
         }
-        written?;
-        self.evict(&name)
+        Ok(written?)
     }
 
     /// Removes the least recently used entries until the cache fits its limit.
@@ -278,7 +308,7 @@ pub fn clean(dir: &Path) -> Result<(usize, u64)> {
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         let meta = entry.metadata()?;
-        if meta.is_file() && (name.ends_with(ENTRY_SUFFIX) || (name.starts_with('.') && name.ends_with(".tmp"))) {
+        if meta.is_file() && (name.ends_with(ENTRY_SUFFIX) || name.ends_with(RECORD_SUFFIX) || (name.starts_with('.') && name.ends_with(".tmp"))) {
             std::fs::remove_file(entry.path()).with_context(|| format!("removing {}", entry.path().display()))?;
             removed.0 += 1;
             removed.1 += meta.len();
@@ -308,6 +338,29 @@ mod tests {
         let bytes = wat::parse_str(wat).unwrap();
         let c = Component::new(engine, &bytes).unwrap();
         (bytes, c)
+    }
+
+    #[test]
+    fn a_record_is_read_back_only_as_written_under_its_name() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = Cache::open(&tmp.path().join("cache"), &tmp.path().join("state/cache.key"), 64 << 20).unwrap();
+        assert_eq!(cache.read_record("image-layers"), None);
+        cache.write_record("image-layers", b"[1,2,3]");
+        cache.write_record("other", b"[4]");
+        assert_eq!(cache.read_record("image-layers").as_deref(), Some(&b"[1,2,3]"[..]));
+        let file = cache.record("image-layers");
+        let good = std::fs::read(&file).unwrap();
+        for at in [0, good.len() - 1] {
+            let mut bad = good.clone();
+            bad[at] ^= 0x40;
+            std::fs::write(&file, &bad).unwrap();
+            assert_eq!(cache.read_record("image-layers"), None, "a flipped byte at {at} was accepted");
+        }
+        // Another record's (authentic) file under this name is refused too.
+        std::fs::copy(cache.record("other"), &file).unwrap();
+        assert_eq!(cache.read_record("image-layers"), None);
+        // Cleaning the cache removes records.
+        assert_eq!(clean(&tmp.path().join("cache")).unwrap().0, 2);
     }
 
     #[test]
