@@ -205,7 +205,9 @@ fn services_on_one_package_share_one_archive_with_its_layer_once() {
     assert_eq!(names, ["all.tar"]);
     // Beside one archive per service: about the size of one of them.
     let apart = tmp.path().join("apart");
-    let r = compose(&write_deployment(tmp.path(), services("one"), json!({})), &apart);
+    let apart_input = tmp.path().join("apart-input");
+    std::fs::create_dir(&apart_input).unwrap();
+    let r = compose(&write_deployment(&apart_input, services("one"), json!({})), &apart);
     assert!(r.ok, "{}", r.stderr);
     let size = |p: &Path| std::fs::metadata(p).unwrap().len();
     let (web, worker) = (size(&apart.join("images/web.tar")), size(&apart.join("images/worker.tar")));
