@@ -116,14 +116,8 @@ impl Manager for Compose {
         // Not freed either, for the same reason (the merged services' trees).
         std::mem::forget(top);
         let mut artifacts = vec![file("compose.yaml", text, false)];
-        // Requests that share a path are one archive, each layer in it once.
-        let shared = deployment_settings.image_archives == settings::ImageArchives::Shared;
-        artifacts.extend(images.into_iter().map(|(_, mut request)| {
-            if shared {
-                request.path = settings::SHARED_ARCHIVE.into();
-            }
-            Artifact::Image(request)
-        }));
+        let archives = deployment_settings.image_archives;
+        artifacts.extend(images.into_iter().map(|(_, request)| Artifact::Image(archives.place(request))));
         Ok(Rendered { artifacts, diagnostics: warnings })
     }
 }

@@ -3,6 +3,7 @@
 //! against is derived from these types (`kit::settings::schema`).
 
 use nix2dream_plugin_kit::settings::{self, JsonSchema};
+use nix2dream_plugin_kit::image::ImageArchives;
 use nix2dream_plugin_kit::Diagnostic;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -21,18 +22,6 @@ pub struct DeploymentSettings {
     /// layer once (services on the same package write and load it once).
     pub image_archives: ImageArchives,
 }
-
-/// How the images are split into archives.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum ImageArchives {
-    #[default]
-    PerService,
-    Shared,
-}
-
-/// Where every image goes with `imageArchives = "shared"`.
-pub const SHARED_ARCHIVE: &str = "images/all.tar";
 
 /// managers.compose (per service): merged into that service's entry of compose.yaml.
 #[derive(Debug, Default, Deserialize, JsonSchema)]

@@ -22,7 +22,8 @@ const CLUSTER_OPTIONS: &[&str] =
 
 const USAGE: &str = "\
 Load each image into the cluster's container runtime (kind load image-archive OUT/images/<service>.tar; \
-k3s ctr images import OUT/images/<service>.tar; or push it with skopeo copy oci-archive:... docker://REGISTRY/...), \
+k3s ctr images import OUT/images/<service>.tar; or push it with skopeo copy oci-archive:... docker://REGISTRY/...; \
+settings.k8s.imageArchives = \"shared\" puts them all into OUT/images/all.tar, each layer once), \
 then kubectl apply -f OUT/manifests.yaml. Each service is a Deployment named after it (so http://<service>:<port> \
 works as in compose), with a Service when it has ports, and a PersistentVolumeClaim per persistent volume \
 (settings.k8s.storage, default 1Gi; the Deployment then uses the Recreate strategy); other volumes are emptyDir. \
@@ -67,7 +68,7 @@ impl Manager for K8s {
                 }
                 Err(e) => errors.extend(e),
             }
-            images.push(Artifact::Image(request));
+            images.push(Artifact::Image(settings.image_archives.place(request)));
         }
         match manifests::shared_claims(&d, &settings) {
             Ok(claims) => emit(&claims, &mut text, &mut generated)?,

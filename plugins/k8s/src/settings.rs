@@ -5,6 +5,7 @@
 
 use nix2dream_plugin_kit::settings::schemars::{json_schema, Schema, SchemaGenerator};
 use nix2dream_plugin_kit::settings::{self, JsonSchema};
+use nix2dream_plugin_kit::image::ImageArchives;
 use nix2dream_plugin_kit::Diagnostic;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -21,6 +22,10 @@ struct DeploymentSettings {
     image_pull_policy: ImagePullPolicy,
     /// Objects written after the generated ones, as given (e.g. an Ingress, a ConfigMap, a NetworkPolicy). Each needs apiVersion, kind and metadata.name.
     extra_objects: Vec<ExtraObject>,
+    /// `per-service` (default): one archive per service, `images/<service>.tar`.
+    /// `shared`: every image in one archive, `images/all.tar`, holding each
+    /// layer once (services on the same package write and load it once).
+    image_archives: ImageArchives,
 }
 
 #[derive(Debug, Default, Clone, Copy, Deserialize, JsonSchema)]
@@ -103,6 +108,7 @@ pub fn schema() -> String {
 }
 
 pub struct Settings {
+    pub image_archives: ImageArchives,
     pub storage: String,
     pub image_pull_policy: String,
     pub extra_objects: Vec<Value>,
@@ -112,6 +118,7 @@ impl Settings {
     pub fn parse(json: &str) -> Result<Settings, Diagnostic> {
         let s: DeploymentSettings = settings::deployment("k8s", json)?;
         Ok(Settings {
+            image_archives: s.image_archives,
             storage: s.storage.unwrap_or_else(|| "1Gi".into()),
             image_pull_policy: format!("{:?}", s.image_pull_policy),
             extra_objects: s.extra_objects.into_iter().map(|o| Value::Object(o.0)).collect(),

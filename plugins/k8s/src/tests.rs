@@ -1,5 +1,5 @@
 use super::K8s;
-use nix2dream_plugin_kit::testing::{deployment, honoured_options, service, ServiceExt};
+use nix2dream_plugin_kit::testing::{deployment, honoured_options, image_archive_paths, service, ServiceExt};
 use nix2dream_plugin_kit::{Artifact, Deployment, Diagnostic, Healthcheck, Manager, Probe};
 use serde_yaml_ng::Value;
 
@@ -176,4 +176,10 @@ fn typed_objects_write_what_their_json_values_write() {
             }
         }
     }
+}
+
+#[test]
+fn shared_image_archives_put_every_image_into_one_archive() {
+    assert_eq!(image_archive_paths::<K8s>("{}"), ["images/web.tar", "images/db.tar"]);
+    assert_eq!(image_archive_paths::<K8s>(r#"{"imageArchives":"shared"}"#), ["images/all.tar", "images/all.tar"]);
 }

@@ -38,6 +38,31 @@ pub fn archive_path(service: &Service) -> String {
     format!("images/{}.tar", service.name)
 }
 
+/// How a container manager's images are split into archives (the
+/// `imageArchives` setting of compose and k8s): one per service, each
+/// loading alone, or all in one, [`SHARED_ARCHIVE`], holding each layer once.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Deserialize, crate::settings::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ImageArchives {
+    #[default]
+    PerService,
+    Shared,
+}
+
+/// Where every image goes with [`ImageArchives::Shared`]: image requests
+/// that share a path are one archive (the host's contract).
+pub const SHARED_ARCHIVE: &str = "images/all.tar";
+
+impl ImageArchives {
+    /// `request`, in the archive this puts it in.
+    pub fn place(self, mut request: ImageRequest) -> ImageRequest {
+        if self == ImageArchives::Shared {
+            request.path = SHARED_ARCHIVE.into();
+        }
+        request
+    }
+}
+
 /// PATH inside the image: the package's and the `path` entries' `bin/`.
 fn image_path(service: &Service) -> Option<String> {
     let dirs: Vec<String> = service

@@ -186,3 +186,12 @@ pub fn honoured_options<T: PartialEq>(render: impl Fn(Service) -> T) -> Vec<Stri
     honoured.sort();
     honoured
 }
+
+/// Where a container plugin puts the images of `web` and `db` with these
+/// deployment settings (JSON): each image request's path, in order.
+pub fn image_archive_paths<M: crate::Manager>(settings_json: &str) -> Vec<String> {
+    let mut d = deployment(vec![service("web", &["x"]), service("db", &["y"])]);
+    d.settings_json = settings_json.into();
+    let rendered = M::render(d).unwrap_or_else(|e| panic!("render failed: {e:?}"));
+    rendered.artifacts.iter().filter_map(|a| if let crate::Artifact::Image(r) = a { Some(r.path.clone()) } else { None }).collect()
+}
