@@ -148,6 +148,11 @@ fn main() {
         names.iter().map(|n| std::fs::metadata(out.join(format!("{n}.tar"))).unwrap().len()).sum::<u64>() >> 20
     );
 
+    // Streamed: the process never holds a layer, whatever its size.
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let peak = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).map(|v| v.trim().to_owned()).unwrap_or_default();
+    println!("peak RSS of this process (package generation included): {peak}");
+
     second_render(tmp.path(), &pkg);
 }
 

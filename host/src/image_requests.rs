@@ -201,7 +201,11 @@ pub fn build_all(
     // What each distinct archive became: its file, and each image's missing programs.
     let mut assembled: HashMap<Vec<&ImageSpec>, (PathBuf, Vec<Vec<String>>)> = HashMap::new();
     for (n, (path, members)) in archives.iter().enumerate() {
-        let what = || members.iter().map(|&i| describe(&images[i])).collect::<Vec<_>>().join("; ");
+        // (An archive of many images is named by its path, not by each image.)
+        let what = || match members[..] {
+            [one] => describe(&images[one]),
+            _ => format!("{}: {} images in one archive ({path})", images[members[0]].plugin, members.len()),
+        };
         progress.at(n as u64, path);
         crate::interrupt::checkpoint();
         crate::output::fault_step("building an image").with_context(what)?;

@@ -41,7 +41,8 @@ fn manifests_pass_strict_schema_validation_and_name_the_loaded_images() {
                 "dependsOn": {"web": {"condition": "healthy"}},
             },
         }),
-        json!({"settings": {"k8s": {"storage": "5Gi"}}}),
+        // Both images in one archive (one `kind load image-archive`).
+        json!({"settings": {"k8s": {"storage": "5Gi", "imageArchives": "shared"}}}),
     );
     let out = tmp.path().join("out");
     let r = run(nix2dream().args(["render", "--plugin", "k8s"]).arg(&input).arg("--out").arg(&out));
@@ -60,11 +61,12 @@ fn manifests_pass_strict_schema_validation_and_name_the_loaded_images() {
     assert!(!validate(&broken).ok, "kubernetes-validate accepted a misspelt field");
 
     // What the cluster would run is what nix2dream built.
-    for service in ["web", "worker"] {
-        let load = run(Command::new("docker").args(["load", "-i"]).arg(out.join(format!("images/{service}.tar"))));
-        assert!(load.ok, "{}", load.stderr);
-        let image = load.stdout.trim().rsplit("Loaded image: ").next().unwrap().trim().to_owned();
-        let _ = run(Command::new("docker").args(["rmi", "-f", &image]));
+    let load = run(Command::new("docker").args(["load", "-i"]).arg(out.join("images/all.tar")));
+    assert!(load.ok, "{}", load.stderr);
+    let images: Vec<&str> = load.stdout.lines().filter_map(|l| l.trim().strip_prefix("Loaded image: ")).collect();
+    assert_eq!(images.len(), 2, "{}", load.stdout);
+    for image in images {
+        let _ = run(Command::new("docker").args(["rmi", "-f", image]));
         assert!(text.contains(&format!("image: '{image}'\n")), "the manifests do not use the loaded image {image}");
     }
 }
