@@ -13,8 +13,9 @@
 //! - 4 images, one archive each / all in one archive: four services on the
 //!   package (per-service archives, and compose's `imageArchives = "shared"`);
 //! - second render, nothing changed: `nix2dream render --plugin compose`
-//!   twice into one directory (the archive kept); needs `nix-store`, to add
-//!   the package to the store, and NIX2DREAM_DIST.
+//!   twice into one directory (the archive kept), with a cache of its own
+//!   (plugin compiled before, no layer digest known: the first is cold);
+//!   needs `nix-store`, to add the package to the store, and NIX2DREAM_DIST.
 //!
 //! Not a timed test: it prints numbers (docs/benchmarks.md keeps the latest).
 
@@ -171,26 +172,31 @@ fn second_render(tmp: &Path, pkg: &Path) {
             return;
         }
     };
-    let deployment = tmp.join("deployment.json");
-    let json = serde_json::json!({
-        "schema": "nix2dream/v1", "name": "bench",
-        "services": {"web": {"process": {"argv": ["/bin/true"]}, "package": store_path, "closureRoots": [store_path]}}
-    });
-    std::fs::write(&deployment, json.to_string()).unwrap();
-    let out = tmp.join("render");
-    let render = || {
+    let write = |name: &str, service: serde_json::Value| {
+        let file = tmp.join(name);
+        std::fs::write(&file, serde_json::json!({"schema": "nix2dream/v1", "name": "bench", "services": {"web": service}}).to_string()).unwrap();
+        file
+    };
+    let deployment = write("deployment.json", serde_json::json!({"process": {"argv": ["/bin/true"]}, "package": store_path, "closureRoots": [store_path]}));
+    let warm_up = write("warm-up.json", serde_json::json!({"process": {"argv": ["/bin/true"]}}));
+    // A cache of its own: the plugin compiled by the warm-up render, no
+    // layer digest recorded by an earlier run, so the first render is cold.
+    let cache = tmp.join("cache");
+    let render = |input: &Path, out: &str| {
         timed(|| {
             let o = Command::new(dist.join("bin/nix2dream"))
+                .env("NIX2DREAM_CACHE_DIR", &cache)
                 .args(["render", "--plugin", "compose", "--out"])
-                .arg(&out)
-                .arg(&deployment)
+                .arg(tmp.join(out))
+                .arg(input)
                 .output()
                 .unwrap();
             assert!(o.status.success(), "render failed: {}", String::from_utf8_lossy(&o.stderr));
         })
     };
-    let first = render();
-    let second = render();
+    render(&warm_up, "warm-up");
+    let first = render(&deployment, "render");
+    let second = render(&deployment, "render");
     println!(
         "\nnix2dream render --plugin compose, one service on the package: first {:.0} ms, second (nothing changed) {:.0} ms: {:.0}× faster",
         first.as_secs_f64() * 1000.0,

@@ -152,7 +152,8 @@ pub struct BuiltImages {
 /// wrote there, still in place (`OutputDir::unchanged_files`; empty for
 /// `--check`, which compares bytes): an archive whose key is the same is
 /// kept as it is, not built again. `measured`: the layers whose digests are
-/// known (from earlier renders into this directory), and those measured now.
+/// known (from earlier renders), and those measured now; `known`: the
+/// closures found by earlier renders into this directory, and those found now.
 pub fn build_all(
     images: &[PendingImage],
     deployment: &Deployment,
@@ -160,6 +161,7 @@ pub fn build_all(
     limit_bytes: u64,
     unchanged: &BTreeMap<String, String>,
     measured: &mut image::MeasuredLayers,
+    known: &mut image::KnownClosures,
 ) -> Result<BuiltImages> {
     let mut built = BuiltImages { files: Vec::new(), warnings: Vec::new(), bytes: 0 };
     if images.is_empty() {
@@ -168,15 +170,29 @@ pub fn build_all(
     // Resolved only when some plugin asked for images: it touches the disk.
     let readable = Readable::of(deployment);
     let specs = images.iter().map(|pending| spec_of(pending, &readable).with_context(|| describe(pending))).collect::<Result<Vec<_>>>()?;
-    // One closure query for the whole render, not one per image.
-    let mut roots: Vec<String> = specs.iter().flat_map(|s| s.store_paths.iter().cloned()).collect();
+    // One closure query for the whole render, not one per image, and none
+    // for the roots an earlier render into this directory found.
+    let sorted_roots = |spec: &ImageSpec| {
+        let mut roots = spec.store_paths.clone();
+        roots.sort();
+        roots.dedup();
+        roots
+    };
+    let mut closures: Vec<Option<Vec<PathBuf>>> = specs.iter().map(|spec| known.get(&sorted_roots(spec))).collect();
+    let mut roots: Vec<String> = specs.iter().zip(&closures).filter(|(_, c)| c.is_none()).flat_map(|(s, _)| s.store_paths.iter().cloned()).collect();
     roots.sort();
     roots.dedup();
     let graph = image::StoreGraph::query(&roots);
-    let mut closures = Vec::with_capacity(specs.len());
-    for (pending, spec) in images.iter().zip(&specs) {
-        closures.push(image::closure_of(spec, graph.as_ref()).with_context(|| describe(pending))?);
+    for ((pending, spec), closure) in images.iter().zip(&specs).zip(&mut closures) {
+        if closure.is_none() {
+            let found = image::closure_of(spec, graph.as_ref()).with_context(|| describe(pending))?;
+            if !spec.store_paths.is_empty() {
+                known.record(&sorted_roots(spec), &found);
+            }
+            *closure = Some(found);
+        }
     }
+    let closures: Vec<Vec<PathBuf>> = closures.into_iter().map(Option::unwrap_or_default).collect();
     // The archives, in the order their paths were first asked for; an
     // image asked for twice at one path is in it once.
     let mut archives: Vec<(&str, Vec<usize>)> = Vec::new();

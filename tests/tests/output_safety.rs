@@ -28,13 +28,13 @@ fn hostile_input(dir: &Path, name: &str, settings: serde_json::Value) -> PathBuf
 
 /// The bookkeeping a finished run may leave: only the lock, the manifest
 /// and the records of what the next render may reuse (kept archives,
-/// measured layers).
+/// measured layers, known closures).
 fn assert_no_leftovers(out: &Path, context: &str) {
     let state = out.join(".nix2dream");
     let mut found: Vec<String> =
         std::fs::read_dir(&state).map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect()).unwrap_or_default();
     found.sort();
-    found.retain(|n| n != "lock" && n != "manifest.json" && n != "kept.json" && n != "layers.json");
+    found.retain(|n| !["lock", "manifest.json", "kept.json", "layers.json", "closures.json"].contains(&n.as_str()));
     assert!(found.is_empty(), "{context}: leftovers in {}: {found:?}", state.display());
 }
 

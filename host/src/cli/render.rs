@@ -64,6 +64,7 @@ struct Done {
     drift: Option<Vec<output::Difference>>,
     /// The layers the images used, to save once the render is written.
     measured: Option<nix2dream::image::MeasuredLayers>,
+    closures: Option<nix2dream::image::KnownClosures>,
 }
 
 pub fn run(args: RenderArgs, ui: Ui) -> Result<ExitCode> {
@@ -195,6 +196,9 @@ fn render(args: &RenderArgs, ui: Ui, done: &mut Done) -> Result<ExitCode> {
     if let Some(measured) = &done.measured {
         out.save_measured_layers(measured);
     }
+    if let Some(closures) = &done.closures {
+        out.save_known_closures(closures);
+    }
     drop(out);
     done.written = written.written;
     done.removed = written.removed;
@@ -232,8 +236,9 @@ fn shown_path(dir: &std::path::Path) -> String {
 /// behind); VM roots share the image limit with the images. With
 /// `keep_unchanged` (not for `--check`, which trusts nothing), an image
 /// whose archive in place is what it would be again is kept, not built
-/// again, and the store layers whose digests earlier renders measured (into
-/// this directory, or any other: `cache`'s record) are not hashed again.
+/// again, the store layers whose digests earlier renders measured (into
+/// this directory, or any other: `cache`'s record) are not hashed again, and
+/// the closures earlier renders into this directory found are not asked again.
 fn build_artifacts(
     outcome: &mut render::Outcome,
     deployment: &deployment::Deployment,
@@ -248,15 +253,17 @@ fn build_artifacts(
         return Ok(());
     }
     let spool = out.spool_dir()?;
-    let (unchanged, mut measured) = if keep_unchanged { (out.unchanged_files(), out.measured_layers()) } else { Default::default() };
+    let (unchanged, mut measured, mut closures) =
+        if keep_unchanged { (out.unchanged_files(), out.measured_layers(), out.known_closures()) } else { Default::default() };
     let cache = cache.filter(|_| keep_unchanged);
     let shared = cache.filter(|_| !outcome.images.is_empty()).and_then(|c| c.read_record(LAYER_RECORD)).unwrap_or_default();
     measured.add_json(&shared);
-    let images = image_requests::build_all(&outcome.images, deployment, &spool, image_limit, &unchanged, &mut measured)?;
+    let images = image_requests::build_all(&outcome.images, deployment, &spool, image_limit, &unchanged, &mut measured, &mut closures)?;
     if let Some(cache) = cache.filter(|_| !outcome.images.is_empty()) {
         cache.write_record(LAYER_RECORD, &measured.to_json_with(&shared, LAYER_RECORD_LIMIT));
     }
     done.measured = Some(measured);
+    done.closures = Some(closures);
     done.messages.extend(render::image_warnings(&images.warnings, options)?);
     let vm_roots = vm_requests::build_all(&outcome.vm_roots, deployment, &spool, image_limit.saturating_sub(images.bytes))?;
     outcome.files.extend(images.files);

@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-pub use closure::{closure, StoreGraph};
+pub use closure::{closure, KnownClosures, StoreGraph};
 pub use layer::MeasuredLayers;
 pub(crate) use layer::image_relative_path;
 

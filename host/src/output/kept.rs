@@ -1,6 +1,7 @@
 //! What a render may reuse from the last one into the same directory:
-//! image archives it keeps instead of writing them again (below), and the
-//! digests of store layers (`layers.json`, see `image::MeasuredLayers`).
+//! image archives it keeps instead of writing them again (below), the
+//! digests of store layers (`layers.json`, see `image::MeasuredLayers`) and
+//! the closures of the images' roots (`closures.json`, `image::KnownClosures`).
 //!
 //! Kept files: image archives
 //! whose key (a hash of everything they are made of) is unchanged, and whose
@@ -20,6 +21,7 @@ use std::path::Path;
 
 const KEPT: &str = "kept.json";
 const LAYERS: &str = "layers.json";
+const CLOSURES: &str = "closures.json";
 
 /// What the last render wrote at a path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,17 +78,34 @@ impl OutputDir {
     /// The layers measured by earlier renders into this directory
     /// (`image::MeasuredLayers`: trusted like the archives beside them).
     pub fn measured_layers(&mut self) -> crate::image::MeasuredLayers {
-        let mut bytes = Vec::new();
-        if let Ok(mut file) = nofollow::open_file(&self.state, LAYERS) {
-            let _ = std::io::Read::read_to_end(&mut file, &mut bytes);
-        }
-        crate::image::MeasuredLayers::from_json(&bytes)
+        crate::image::MeasuredLayers::from_json(&self.read_state_file(LAYERS))
     }
 
     /// Keeps the layers this render used for the next one (best effort).
     pub fn save_measured_layers(&mut self, layers: &crate::image::MeasuredLayers) {
         let bytes = layers.to_json();
         self.save_state_file(LAYERS, (bytes != b"[]").then_some(&bytes[..]));
+    }
+
+    /// The closures earlier renders into this directory found (trusted
+    /// like the archives beside them).
+    pub fn known_closures(&mut self) -> crate::image::KnownClosures {
+        crate::image::KnownClosures::from_json(&self.read_state_file(CLOSURES))
+    }
+
+    /// Keeps the closures this render used for the next one (best effort).
+    pub fn save_known_closures(&mut self, closures: &crate::image::KnownClosures) {
+        let bytes = closures.to_json();
+        self.save_state_file(CLOSURES, (bytes != b"[]").then_some(&bytes[..]));
+    }
+
+    /// `name` in the state folder, or nothing.
+    fn read_state_file(&mut self, name: &str) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        if let Ok(mut file) = nofollow::open_file(&self.state, name) {
+            let _ = std::io::Read::read_to_end(&mut file, &mut bytes);
+        }
+        bytes
     }
 
     /// Replaces `name` in the state folder with `bytes` (None: removes it),
