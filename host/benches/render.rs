@@ -15,7 +15,9 @@
 //!   nixos, vm), to show it grows linearly.
 //!
 //! - floor: each plugin's whole pipeline (parse, render, write) beside a
-//!   floor that parses the same JSON and writes the same files the same way.
+//!   floor that parses the same JSON and writes the same files the same way
+//!   (interleaved; medians of 5, or 3 at 10,000 services; the ratio is the
+//!   median of the runs' ratios).
 //!
 //! - nix: `nix2dream`'s Nix layer (nix-instantiate of nix/eval-file.nix) on
 //!   generated services.nix files (flat, a chain, a ladder of dependencies)
@@ -158,28 +160,41 @@ fn floor_case(plugin: &str, services: usize) {
     let cache = Cache::open(&tmp.path().join("cache"), &tmp.path().join("state/cache.key"), 512 << 20).unwrap();
     drop(Plugin::load(&plugin_file(plugin), limits, Some(&cache)).unwrap()); // warm the cache
     let options = render::Options { strict: false, allow_unsupported: Vec::new() };
-    let start = Instant::now();
-    let d = deployment::from_json(&text).unwrap();
-    let plugins = [Plugin::load(&plugin_file(plugin), limits, Some(&cache)).unwrap()];
-    let outcome = render::render(&d, &plugins, &options).unwrap();
-    let mut out = output::OutputDir::open_for_writing(&tmp.path().join("n2d"), output::Wait::Yes).unwrap();
-    out.write_all(&outcome.files, false).unwrap();
-    let n2d = start.elapsed();
-    drop(out);
-    let start = Instant::now();
-    let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert!(parsed["services"].is_object());
-    let mut out = output::OutputDir::open_for_writing(&tmp.path().join("floor"), output::Wait::Yes).unwrap();
-    out.write_all(&outcome.files, false).unwrap();
-    let floor = start.elapsed();
-    let bytes: usize = outcome.files.iter().map(|f| match &f.contents { output::Contents::Bytes(b) => b.len(), _ => 0 }).sum();
+    // Interleaved, medians: one run's writes move by tens of percent.
+    let runs = if services <= 1000 { 5 } else { 3 };
+    let (mut n2ds, mut floors, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let mut files = Vec::new();
+    for run in 0..runs {
+        let start = Instant::now();
+        let d = deployment::from_json(&text).unwrap();
+        let plugins = [Plugin::load(&plugin_file(plugin), limits, Some(&cache)).unwrap()];
+        let outcome = render::render(&d, &plugins, &options).unwrap();
+        let mut out = output::OutputDir::open_for_writing(&tmp.path().join(format!("n2d{run}")), output::Wait::Yes).unwrap();
+        out.write_all(&outcome.files, false).unwrap();
+        let n2d = start.elapsed();
+        drop(out);
+        let start = Instant::now();
+        let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert!(parsed["services"].is_object());
+        let mut out = output::OutputDir::open_for_writing(&tmp.path().join(format!("floor{run}")), output::Wait::Yes).unwrap();
+        out.write_all(&outcome.files, false).unwrap();
+        let floor = start.elapsed();
+        n2ds.push(n2d);
+        floors.push(floor);
+        ratios.push(n2d.as_secs_f64() / floor.as_secs_f64());
+        files = outcome.files;
+    }
+    n2ds.sort();
+    floors.sort();
+    ratios.sort_by(f64::total_cmp);
+    let bytes: usize = files.iter().map(|f| match &f.contents { output::Contents::Bytes(b) => b.len(), _ => 0 }).sum();
     println!(
         "| {plugin} | {services} | {} | {} KiB | {} | {} | {:.2}× |",
-        outcome.files.len(),
+        files.len(),
         bytes >> 10,
-        ms(n2d),
-        ms(floor),
-        n2d.as_secs_f64() / floor.as_secs_f64()
+        ms(n2ds[runs / 2]),
+        ms(floors[runs / 2]),
+        ratios[runs / 2]
     );
 }
 

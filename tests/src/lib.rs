@@ -223,6 +223,11 @@ impl Honcho {
     }
 
     fn terminate(&mut self) {
+        // honcho starts each process in a session of its own: a slow
+        // shutdown ended by SIGKILL would leave them running (holding their
+        // ports for the next test), so their groups are noted first and
+        // killed after honcho is gone.
+        let groups: Vec<String> = children_of(self.child.id()).iter().map(|pid| format!("-{pid}")).collect();
         let group = format!("-{}", self.child.id());
         let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
         let stopped = wait_for(10, || self.child.try_wait().ok().flatten());
@@ -230,7 +235,24 @@ impl Honcho {
             let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
             let _ = self.child.wait();
         }
+        for group in &groups {
+            let _ = Command::new("kill").args(["-KILL", "--", group]).stderr(std::process::Stdio::null()).status();
+        }
     }
+}
+
+/// The processes whose parent is `pid` (from /proc).
+fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|child| {
+            // The fields after the command's closing parenthesis: state, ppid, …
+            let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).unwrap_or_default();
+            stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok()) == Some(pid)
+        })
+        .collect()
 }
 
 impl Drop for Honcho {
