@@ -172,27 +172,34 @@ pub fn build_all(
     let specs = images.iter().map(|pending| spec_of(pending, &readable).with_context(|| describe(pending))).collect::<Result<Vec<_>>>()?;
     // One closure query for the whole render, not one per image, and none
     // for the roots an earlier render into this directory found.
-    let sorted_roots = |spec: &ImageSpec| {
-        let mut roots = spec.store_paths.clone();
-        roots.sort();
-        roots.dedup();
-        roots
-    };
-    let mut closures: Vec<Option<Vec<PathBuf>>> = specs.iter().map(|spec| known.get(&sorted_roots(spec))).collect();
-    let mut roots: Vec<String> = specs.iter().zip(&closures).filter(|(_, c)| c.is_none()).flat_map(|(s, _)| s.store_paths.iter().cloned()).collect();
+    let image_roots: Vec<Vec<String>> = specs
+        .iter()
+        .map(|spec| {
+            let mut roots = spec.store_paths.clone();
+            roots.sort();
+            roots.dedup();
+            roots
+        })
+        .collect();
+    let found_before: Vec<Option<Vec<PathBuf>>> = image_roots.iter().map(|roots| known.get(roots)).collect();
+    let mut roots: Vec<String> = image_roots.iter().zip(&found_before).filter(|(_, c)| c.is_none()).flat_map(|(r, _)| r.iter().cloned()).collect();
     roots.sort();
     roots.dedup();
     let graph = image::StoreGraph::query(&roots);
-    for ((pending, spec), closure) in images.iter().zip(&specs).zip(&mut closures) {
-        if closure.is_none() {
-            let found = image::closure_of(spec, graph.as_ref()).with_context(|| describe(pending))?;
-            if !spec.store_paths.is_empty() {
-                known.record(&sorted_roots(spec), &found);
+    let mut closures = Vec::with_capacity(specs.len());
+    for (((pending, spec), roots), before) in images.iter().zip(&specs).zip(&image_roots).zip(found_before) {
+        let closure = match before {
+            Some(closure) => closure,
+            None => {
+                let found = image::closure_of(spec, graph.as_ref()).with_context(|| describe(pending))?;
+                if !roots.is_empty() {
+                    known.record(roots, &found);
+                }
+                found
             }
-            *closure = Some(found);
-        }
+        };
+        closures.push(closure);
     }
-    let closures: Vec<Vec<PathBuf>> = closures.into_iter().map(Option::unwrap_or_default).collect();
     // The archives, in the order their paths were first asked for; an
     // image asked for twice at one path is in it once.
     let mut archives: Vec<(&str, Vec<usize>)> = Vec::new();

@@ -255,11 +255,11 @@ fn build_artifacts(
     let spool = out.spool_dir()?;
     let (unchanged, mut measured, mut closures) =
         if keep_unchanged { (out.unchanged_files(), out.measured_layers(), out.known_closures()) } else { Default::default() };
-    let cache = cache.filter(|_| keep_unchanged);
-    let shared = cache.filter(|_| !outcome.images.is_empty()).and_then(|c| c.read_record(LAYER_RECORD)).unwrap_or_default();
+    let cache = cache.filter(|_| keep_unchanged && !outcome.images.is_empty());
+    let shared = cache.and_then(|c| c.read_record(LAYER_RECORD)).unwrap_or_default();
     measured.add_json(&shared);
     let images = image_requests::build_all(&outcome.images, deployment, &spool, image_limit, &unchanged, &mut measured, &mut closures)?;
-    if let Some(cache) = cache.filter(|_| !outcome.images.is_empty()) {
+    if let Some(cache) = cache {
         cache.write_record(LAYER_RECORD, &measured.to_json_with(&shared, LAYER_RECORD_LIMIT));
     }
     done.measured = Some(measured);

@@ -174,10 +174,7 @@ mod tests {
 /// `.nix2dream/closures.json` (`output/kept.rs`), trusted like the archives
 /// beside it; `used` keeps the saved list to what the last render used.
 #[derive(Debug, Default)]
-pub struct KnownClosures {
-    known: std::collections::HashMap<Vec<String>, Vec<PathBuf>>,
-    used: std::collections::BTreeMap<Vec<String>, Vec<PathBuf>>,
-}
+pub struct KnownClosures(super::learned::Learned<Vec<String>, Vec<PathBuf>>);
 
 /// One closure, as saved.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -189,28 +186,26 @@ struct SavedClosure {
 impl KnownClosures {
     /// The closure of `roots` (sorted), when an earlier render found it.
     pub fn get(&mut self, roots: &[String]) -> Option<Vec<PathBuf>> {
-        let closure = self.known.get(roots)?.clone();
-        self.used.insert(roots.to_vec(), closure.clone());
-        Some(closure)
+        self.0.get(roots)
     }
 
     /// Records the closure of `roots` (sorted), just found.
     pub fn record(&mut self, roots: &[String], closure: &[PathBuf]) {
-        self.known.insert(roots.to_vec(), closure.to_vec());
-        self.used.insert(roots.to_vec(), closure.to_vec());
+        self.0.record(roots, closure.to_vec());
     }
 
     /// Reads what [`KnownClosures::to_json`] wrote; anything unreadable is ignored.
     pub fn from_json(bytes: &[u8]) -> KnownClosures {
         let saved: Vec<SavedClosure> = serde_json::from_slice(bytes).unwrap_or_default();
         // Only store paths, as `closure()` itself checks.
-        let known = saved.into_iter().filter(|c| c.closure.iter().all(|p| p.is_absolute())).map(|c| (c.roots, c.closure)).collect();
-        KnownClosures { known, used: Default::default() }
+        let mut known = KnownClosures::default();
+        known.0.add(saved.into_iter().filter(|c| c.closure.iter().all(|p| p.is_absolute())).map(|c| (c.roots, c.closure)));
+        known
     }
 
     /// The closures this render used, to save.
     pub fn to_json(&self) -> Vec<u8> {
-        let saved: Vec<SavedClosure> = self.used.iter().map(|(roots, closure)| SavedClosure { roots: roots.clone(), closure: closure.clone() }).collect();
+        let saved: Vec<SavedClosure> = self.0.used().iter().map(|(roots, closure)| SavedClosure { roots: roots.clone(), closure: closure.clone() }).collect();
         serde_json::to_vec(&saved).unwrap_or_default()
     }
 }

@@ -16,6 +16,7 @@ use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 use tar::{EntryType, Header};
 
+use super::learned::Learned;
 use super::user::Owner;
 use super::ImageFile;
 
@@ -37,10 +38,7 @@ const FILE_BUFFER: usize = 256 << 10;
 /// for renders into other directories, sealed with the cache's key
 /// (`plugin::engine::Cache::write_record`).
 #[derive(Debug, Default)]
-pub struct MeasuredLayers {
-    known: std::collections::HashMap<Vec<PathBuf>, Blob>,
-    used: std::collections::BTreeMap<Vec<PathBuf>, Blob>,
-}
+pub struct MeasuredLayers(Learned<Vec<PathBuf>, Blob>);
 
 /// One measured layer, as saved.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -57,15 +55,12 @@ const LAYER_FORMAT: &str = "nix2dream-layer-v1";
 impl MeasuredLayers {
     /// The digest and size of the layer of `paths`, when measured before.
     pub(super) fn known(&mut self, paths: &[PathBuf]) -> Option<Blob> {
-        let blob = self.known.get(paths)?.clone();
-        self.used.insert(paths.to_vec(), blob.clone());
-        Some(blob)
+        self.0.get(paths)
     }
 
     /// Records the layer of `paths`, just measured.
     pub(super) fn record(&mut self, paths: &[PathBuf], blob: &Blob) {
-        self.known.insert(paths.to_vec(), blob.clone());
-        self.used.insert(paths.to_vec(), blob.clone());
+        self.0.record(paths, blob.clone());
     }
 
     /// Reads what [`MeasuredLayers::to_json`] wrote; anything unreadable is ignored.
@@ -78,23 +73,22 @@ impl MeasuredLayers {
     /// Adds the layers of another record (what [`MeasuredLayers::to_json`]
     /// or [`MeasuredLayers::to_json_with`] wrote) to those known.
     pub fn add_json(&mut self, bytes: &[u8]) {
-        for (paths, blob) in read_saved(bytes) {
-            self.known.entry(paths).or_insert(blob);
-        }
+        self.0.add(read_saved(bytes));
     }
 
     /// The layers this render used, then those of `previous` (a record) it
     /// did not, at most `limit` in all: a record shared by every render,
     /// the most recently used first, bounded.
     pub fn to_json_with(&self, previous: &[u8], limit: usize) -> Vec<u8> {
-        let older = read_saved(previous).into_iter().filter(|(paths, _)| !self.used.contains_key(paths));
-        let layers: Vec<(Vec<PathBuf>, Blob)> = self.used.iter().map(|(p, b)| (p.clone(), b.clone())).chain(older).take(limit).collect();
+        let used = self.0.used();
+        let older = read_saved(previous).into_iter().filter(|(paths, _)| !used.contains_key(paths));
+        let layers: Vec<(Vec<PathBuf>, Blob)> = used.iter().map(|(p, b)| (p.clone(), b.clone())).chain(older).take(limit).collect();
         save(layers.iter().map(|(p, b)| (p, b)))
     }
 
     /// The layers this render used, to save.
     pub fn to_json(&self) -> Vec<u8> {
-        save(self.used.iter())
+        save(self.0.used().iter())
     }
 }
 

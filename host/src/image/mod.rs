@@ -15,7 +15,8 @@
 //! `layer` (a reproducible tar of store paths or of extra files, hashed while
 //! written into the archive), `user` (who owns the volumes and working
 //! directory), `config` (the OCI JSON documents), `archive` (the final tar,
-//! of one image or of several sharing their layers),
+//! of one image or of several sharing their layers), `learned` (what earlier
+//! renders found out about store paths, kept by `layer` and `closure`),
 //! `programs` (whether what the image starts is in it).
 //! See `docs/images.md`.
 
@@ -23,6 +24,7 @@ mod archive;
 mod closure;
 mod config;
 mod layer;
+mod learned;
 mod programs;
 mod user;
 #[cfg(test)]
