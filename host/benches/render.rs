@@ -17,7 +17,11 @@
 //! - floor: each plugin's whole pipeline (parse, render, write) beside a
 //!   floor that parses the same JSON and writes the same files the same way
 //!   (interleaved; medians of 5, or 3 at 10,000 services; the ratio is the
-//!   median of the runs' ratios).
+//!   median of the runs' ratios), and the median of each of nix2dream's
+//!   steps: parse + validate, load the plugin, render, write.
+//!
+//! - `--load-loop PLUGIN N`: loads the plugin N times from a warm cache and
+//!   does nothing else, to profile the fixed cost of a render (`perf record`).
 //!
 //! - nix: `nix2dream`'s Nix layer (nix-instantiate of nix/eval-file.nix) on
 //!   generated services.nix files (flat, a chain, a ladder of dependencies)
@@ -162,16 +166,20 @@ fn floor_case(plugin: &str, services: usize) {
     let options = render::Options { strict: false, allow_unsupported: Vec::new() };
     // Interleaved, medians: one run's writes move by tens of percent.
     let runs = if services <= 1000 { 5 } else { 3 };
-    let (mut n2ds, mut floors, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut n2ds, mut floors, mut ratios, mut steps) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut files = Vec::new();
     for run in 0..runs {
         let start = Instant::now();
         let d = deployment::from_json(&text).unwrap();
+        let parsed = start.elapsed();
         let plugins = [Plugin::load(&plugin_file(plugin), limits, Some(&cache)).unwrap()];
+        let loaded = start.elapsed();
         let outcome = render::render(&d, &plugins, &options).unwrap();
+        let rendered = start.elapsed();
         let mut out = output::OutputDir::open_for_writing(&tmp.path().join(format!("n2d{run}")), output::Wait::Yes).unwrap();
         out.write_all(&outcome.files, false).unwrap();
         let n2d = start.elapsed();
+        steps.push([parsed, loaded - parsed, rendered - loaded, n2d - rendered]);
         drop(out);
         let start = Instant::now();
         let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -188,13 +196,23 @@ fn floor_case(plugin: &str, services: usize) {
     floors.sort();
     ratios.sort_by(f64::total_cmp);
     let bytes: usize = files.iter().map(|f| match &f.contents { output::Contents::Bytes(b) => b.len(), _ => 0 }).sum();
+    // Each step's median on its own: where nix2dream's time goes.
+    let step = |i: usize| {
+        let mut times: Vec<Duration> = steps.iter().map(|s: &[Duration; 4]| s[i]).collect();
+        times.sort();
+        ms(times[runs / 2])
+    };
     println!(
-        "| {plugin} | {services} | {} | {} KiB | {} | {} | {:.2}× |",
+        "| {plugin} | {services} | {} | {} KiB | {} | {} | {:.2}× | {} | {} | {} | {} |",
         files.len(),
         bytes >> 10,
         ms(n2ds[runs / 2]),
         ms(floors[runs / 2]),
-        ratios[runs / 2]
+        ratios[runs / 2],
+        step(0),
+        step(1),
+        step(2),
+        step(3)
     );
 }
 
@@ -368,6 +386,15 @@ fn main() {
         chain_case(&args[pos + 1], args[pos + 2].parse().unwrap());
         return;
     }
+    if let Some(pos) = args.iter().position(|a| a == "--load-loop") {
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = Cache::open(&tmp.path().join("cache"), &tmp.path().join("state/cache.key"), 512 << 20).unwrap();
+        let limits = Limits::default();
+        for _ in 0..args[pos + 2].parse::<usize>().unwrap() {
+            drop(Plugin::load(&plugin_file(&args[pos + 1]), limits, Some(&cache)).unwrap());
+        }
+        return;
+    }
     if args.iter().any(|a| a == "--chain-only") {
         chains(&args[0]);
         return;
@@ -409,8 +436,8 @@ fn main() {
 /// Every file-writing plugin beside its floor (no images: they are assembled
 /// after the render, and measured apart in docs/benchmarks.md).
 fn floors(program: &str) {
-    println!("| plugin | services | files | bytes | nix2dream (ms) | floor (ms) | ratio |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("| plugin | services | files | bytes | nix2dream (ms) | floor (ms) | ratio | parse + validate | load plugin | render | write |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for plugin in ["procfile", "systemd", "compose", "k8s"] {
         for services in [10, 1000, 10_000] {
             let status = std::process::Command::new(program).args(["--floor", plugin, &services.to_string()]).status().unwrap();

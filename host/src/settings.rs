@@ -90,6 +90,10 @@ pub struct Problem {
 
 /// Every way the deployment's settings for `plugin` break its schema.
 pub fn check(deployment: &Deployment, plugin: &str, schema_text: &str) -> Vec<Problem> {
+    // Compiling the schema costs more than a small render: only when used.
+    if !deployment.settings.contains_key(plugin) && !deployment.services.values().any(|s| s.managers.contains_key(plugin)) {
+        return Vec::new();
+    }
     let schema = match validator(schema_text) {
         Ok(Some(v)) => v,
         Ok(None) => return Vec::new(),

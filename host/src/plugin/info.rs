@@ -53,7 +53,12 @@ pub fn check(info: &PluginInfo) -> Result<()> {
             );
         }
     }
-    // The host checks settings against it before every render: it must compile.
+    Ok(())
+}
+
+/// Refuses a settings schema the host cannot compile: it checks settings
+/// against it before a render that has some.
+pub fn check_settings_schema(info: &PluginInfo) -> Result<()> {
     if let Err(e) = crate::settings::validator(&info.settings_schema) {
         bail!("its settings schema is {e}");
     }
@@ -79,12 +84,13 @@ mod tests {
     fn refused(change: impl FnOnce(&mut PluginInfo)) -> String {
         let mut i = info();
         change(&mut i);
-        check(&i).expect_err("should be refused").to_string()
+        check(&i).and_then(|_| check_settings_schema(&i)).expect_err("should be refused").to_string()
     }
 
     #[test]
     fn a_well_formed_info_passes() {
         check(&info()).unwrap();
+        check_settings_schema(&info()).unwrap();
     }
 
     #[test]

@@ -209,6 +209,12 @@ impl Plugin {
             }
         };
         info::check(&plugin.info).map_err(|e| anyhow!("plugin {} is refused: {e}", file.display()))?;
+        // A cached plugin had its schema compiled when it was stored: the
+        // same code answers `info()` the same (a plugin has no source of
+        // randomness), and compiling the schema is a fifth of a warm load.
+        if origin == Origin::Compiled {
+            info::check_settings_schema(&plugin.info).map_err(|e| anyhow!("plugin {} is refused: {e}", file.display()))?;
+        }
         // Only a plugin that was accepted is worth keeping compiled.
         if let (Some(cache), Origin::Compiled) = (cache, origin) {
             cache.store(&plugin.engine, &bytes, &component);
