@@ -20,6 +20,12 @@ pub fn json_of(input: &Path, nixpkgs: Option<&Path>) -> Result<serde_json::Value
 }
 
 pub fn load(input: &Path, nixpkgs: Option<&Path>) -> Result<Deployment> {
-    let value = json_of(input, nixpkgs)?;
-    deployment::from_value(value).with_context(|| format!("invalid deployment {}", input.display()))
+    let deployment = if is_nix(input) {
+        deployment::from_value(crate::evaluate::evaluate_file(input, nixpkgs)?)
+    } else {
+        // Read straight from the text: no JSON tree first.
+        let text = std::fs::read_to_string(input).with_context(|| format!("cannot read {}", input.display()))?;
+        deployment::from_json(&text)
+    };
+    deployment.with_context(|| format!("invalid deployment {}", input.display()))
 }

@@ -11,20 +11,21 @@ pub const SCHEMA: &str = "nix2dream/v1";
 pub struct Deployment {
     pub schema: String,
     pub name: String,
+    #[serde(deserialize_with = "super::read::services")]
     pub services: BTreeMap<String, Service>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::read::unique_value_map")]
     pub settings: BTreeMap<String, serde_json::Value>,
     #[serde(default)]
     pub ignore_unsupported: Vec<String>,
     /// Deployment-wide environment, merged under each service's own `env`
     /// when loading (the Nix modules merge it themselves and leave it empty).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "super::read::unique_map")]
     pub env: BTreeMap<String, String>,
     /// Volumes several services mount (`services.<name>.volumes.<v>.shared`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::read::unique_map")]
     pub volumes: BTreeMap<String, SharedVolume>,
     /// Where each secret's value comes from (never the value itself).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::read::unique_map")]
     pub secrets: BTreeMap<String, Secret>,
 }
 
@@ -71,7 +72,7 @@ pub struct Service {
     #[serde(default)]
     pub package: Option<String>,
     pub process: Process,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::read::unique_map")]
     pub env: BTreeMap<String, String>,
     #[serde(default)]
     pub path: Vec<String>,
@@ -79,17 +80,17 @@ pub struct Service {
     pub working_directory: Option<String>,
     #[serde(default)]
     pub pre_start: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::read::unique_map")]
     pub config_data: BTreeMap<String, ConfigData>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::read::unique_map")]
     pub volumes: BTreeMap<String, Volume>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::read::unique_map")]
     pub ports: BTreeMap<String, Port>,
     #[serde(default)]
     pub user: Option<String>,
     #[serde(default)]
     pub group: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::read::unique_map")]
     pub depends_on: BTreeMap<String, Dependency>,
     #[serde(default)]
     pub healthcheck: Option<Healthcheck>,
@@ -105,9 +106,9 @@ pub struct Service {
     pub stop_signal: Option<String>,
     #[serde(default)]
     pub stop_timeout: Option<u32>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::read::unique_map")]
     pub secrets: BTreeMap<String, SecretUse>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::read::unique_value_map")]
     pub managers: BTreeMap<String, serde_json::Value>,
     #[serde(default)]
     pub ignore_unsupported: Vec<String>,

@@ -9,14 +9,22 @@ use std::fmt;
 /// Parses `text`; a duplicate key is an error naming its path.
 pub fn parse(text: &str) -> serde_json::Result<Value> {
     let mut de = serde_json::Deserializer::from_str(text);
-    let value = Strict { path: "" }.deserialize(&mut de)?;
+    let value = Strict { path: Some("") }.deserialize(&mut de)?;
     de.end()?;
     Ok(value)
 }
 
-/// Deserializes one value found at `path` (dotted, for messages).
-struct Strict<'p> {
-    path: &'p str,
+/// Deserializes one value found at `path` (dotted, for messages); without
+/// a path, a duplicate key is refused without saying where (and no path is
+/// formatted for every value on the way).
+pub struct Strict<'p> {
+    path: Option<&'p str>,
+}
+
+impl Strict<'_> {
+    pub fn without_path() -> Strict<'static> {
+        Strict { path: None }
+    }
 }
 
 impl<'de> DeserializeSeed<'de> for Strict<'_> {
@@ -56,8 +64,8 @@ impl<'de> Visitor<'de> for Strict<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut items = Vec::new();
         loop {
-            let path = format!("{}[{}]", self.path, items.len());
-            match seq.next_element_seed(Strict { path: &path })? {
+            let path = self.path.map(|path| format!("{path}[{}]", items.len()));
+            match seq.next_element_seed(Strict { path: path.as_deref() })? {
                 Some(item) => items.push(item),
                 None => return Ok(Value::Array(items)),
             }
@@ -66,13 +74,14 @@ impl<'de> Visitor<'de> for Strict<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut object = Map::new();
         while let Some(key) = map.next_key::<String>()? {
-            let path = if self.path.is_empty() { key.clone() } else { format!("{}.{key}", self.path) };
+            let path = self.path.map(|path| if path.is_empty() { key.clone() } else { format!("{path}.{key}") });
             if object.contains_key(&key) {
-                return Err(A::Error::custom(format!(
-                    "{path}: given twice in one object; each key may appear only once (which one was meant?)"
-                )));
+                return Err(A::Error::custom(match &path {
+                    Some(path) => format!("{path}: given twice in one object; each key may appear only once (which one was meant?)"),
+                    None => format!("{key:?} given twice in one object"),
+                }));
             }
-            let value = map.next_value_seed(Strict { path: &path })?;
+            let value = map.next_value_seed(Strict { path: path.as_deref() })?;
             object.insert(key, value);
         }
         Ok(Value::Object(object))
