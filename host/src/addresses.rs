@@ -15,23 +15,42 @@ const END: &str = "@@";
 
 /// The services named by references in `text`, in order.
 fn references(text: &str) -> impl Iterator<Item = &str> {
-    text.match_indices(START).filter_map(move |(at, _)| {
+    // Most texts hold no `@`: found by memchr, before a substring search is set up.
+    text.contains('@').then(|| text.match_indices(START)).into_iter().flatten().filter_map(move |(at, _)| {
         let rest = &text[at + START.len()..];
         rest.find(END).map(|end| &rest[..end])
     })
 }
 
-/// Every text of a service that may hold a reference, with its field name.
-fn texts(s: &Service) -> Vec<(String, &str)> {
-    let mut all: Vec<(String, &str)> = Vec::new();
-    all.extend(s.process.argv.iter().enumerate().map(|(i, a)| (format!("process.argv[{i}]"), a.as_str())));
-    all.extend(s.env.iter().map(|(k, v)| (format!("env.{k}"), v.as_str())));
-    all.extend(s.config_data.iter().filter_map(|(n, c)| c.text.as_deref().map(|t| (format!("configData.{n}.text"), t))));
-    all.extend(s.pre_start.as_deref().map(|p| ("preStart".to_owned(), p)));
-    if let Some(command) = s.healthcheck.as_ref().and_then(|h| h.command.as_ref()) {
-        all.extend(command.iter().enumerate().map(|(i, a)| (format!("healthcheck.command[{i}]"), a.as_str())));
+/// Where a text is in a service; named only for a message.
+enum Field<'s> {
+    Argv(usize),
+    Env(&'s str),
+    ConfigText(&'s str),
+    PreStart,
+    HealthcheckCommand(usize),
+}
+
+impl std::fmt::Display for Field<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            Field::Argv(i) => write!(f, "process.argv[{i}]"),
+            Field::Env(name) => write!(f, "env.{name}"),
+            Field::ConfigText(name) => write!(f, "configData.{name}.text"),
+            Field::PreStart => f.write_str("preStart"),
+            Field::HealthcheckCommand(i) => write!(f, "healthcheck.command[{i}]"),
+        }
     }
-    all
+}
+
+/// Every text of a service that may hold a reference, with where it is.
+fn texts(s: &Service) -> impl Iterator<Item = (Field<'_>, &str)> {
+    let argv = s.process.argv.iter().enumerate().map(|(i, a)| (Field::Argv(i), a.as_str()));
+    let env = s.env.iter().map(|(k, v)| (Field::Env(k), v.as_str()));
+    let config = s.config_data.iter().filter_map(|(n, c)| c.text.as_deref().map(|t| (Field::ConfigText(n), t)));
+    let pre_start = s.pre_start.as_deref().map(|p| (Field::PreStart, p));
+    let command = s.healthcheck.iter().flat_map(|h| h.command.iter().flatten());
+    argv.chain(env).chain(config).chain(pre_start).chain(command.enumerate().map(|(i, a)| (Field::HealthcheckCommand(i), a.as_str())))
 }
 
 /// References to services the deployment does not have, as error messages.
@@ -81,7 +100,7 @@ fn resolve_text(text: &mut String, addressing: Addressing) {
 /// The deployment with every reference written as `addressing` says; the
 /// same deployment, not a copy, when it has none.
 pub fn resolve(d: &Deployment, addressing: Addressing) -> Cow<'_, Deployment> {
-    let any = d.services.values().any(|s| texts(s).iter().any(|(_, t)| t.contains(START)));
+    let any = d.services.values().any(|s| texts(s).any(|(_, t)| t.contains('@') && t.contains(START)));
     if !any {
         return Cow::Borrowed(d);
     }

@@ -79,8 +79,9 @@ pub fn check(d: &Deployment) -> Result<()> {
     }
     // Ports the services listen on (one machine's network under some managers),
     // and ports published on the host.
-    let mut listening: BTreeMap<(u16, Protocol), String> = BTreeMap::new();
-    let mut published: BTreeMap<(u16, Protocol), String> = BTreeMap::new();
+    let mut listening: BTreeMap<(u16, Protocol), &str> = BTreeMap::new();
+    // (service, port name)
+    let mut published: BTreeMap<(u16, Protocol), (&str, &str)> = BTreeMap::new();
     for (name, s) in &d.services {
         let at = |field: &str| format!("services.{name}.{field}");
         if !is_name(name) {
@@ -91,11 +92,13 @@ pub fn check(d: &Deployment) -> Result<()> {
             Some(p) if p.is_empty() => errors.push(format!("{}: the program (first element) must not be empty", at("process.argv"))),
             _ => {}
         }
-        let paths = s.package.iter().map(|p| ("package".to_owned(), p))
-            .chain(s.path.iter().enumerate().map(|(i, p)| (format!("path[{i}]"), p)))
-            .chain(s.closure_roots.iter().enumerate().map(|(i, p)| (format!("closureRoots[{i}]"), p)));
-        for (field, path) in paths {
+        // (field, index in it), named only in a message.
+        let paths = s.package.iter().map(|p| ("package", None, p))
+            .chain(s.path.iter().enumerate().map(|(i, p)| ("path", Some(i), p)))
+            .chain(s.closure_roots.iter().enumerate().map(|(i, p)| ("closureRoots", Some(i), p)));
+        for (field, index, path) in paths {
             if let Some(problem) = absolute_path_problem(path) {
+                let field = index.map_or_else(|| field.to_owned(), |i| format!("{field}[{i}]"));
                 errors.push(format!("{}: {path:?} {problem}", at(&field)));
             }
         }
@@ -141,7 +144,7 @@ pub fn check(d: &Deployment) -> Result<()> {
             if port.port == 0 || port.host_port == Some(0) {
                 errors.push(format!("{}: must be between 1 and 65535", at(&format!("ports.{p}"))));
             }
-            if let Some(other) = listening.insert((port.port, port.protocol), name.clone()) {
+            if let Some(other) = listening.insert((port.port, port.protocol), name) {
                 errors.push(format!("{}: port {} is also used by service {other:?}", at(&format!("ports.{p}.port")), port.port));
             }
             if port.internal && port.host_port.is_some() {
@@ -149,8 +152,8 @@ pub fn check(d: &Deployment) -> Result<()> {
             }
             if !port.internal {
                 let host = port.published_port();
-                if let Some(other) = published.insert((host, port.protocol), format!("{name}.ports.{p}")) {
-                    errors.push(format!("{}: host port {host} is also published by services.{other}", at(&format!("ports.{p}"))));
+                if let Some((other, other_port)) = published.insert((host, port.protocol), (name, p)) {
+                    errors.push(format!("{}: host port {host} is also published by services.{other}.ports.{other_port}", at(&format!("ports.{p}"))));
                 }
             }
         }
@@ -177,16 +180,16 @@ pub fn check(d: &Deployment) -> Result<()> {
             }
         }
         for (secret, using) in &s.secrets {
-            let field = at(&format!("secrets.{secret}"));
+            let field = || at(&format!("secrets.{secret}"));
             if !d.secrets.contains_key(secret) {
-                errors.push(format!("{field}: the deployment has no secret {secret:?} (declare where it comes from in the top-level `secrets`)"));
+                errors.push(format!("{}: the deployment has no secret {secret:?} (declare where it comes from in the top-level `secrets`)", field()));
             }
             match (&using.path, &using.env) {
-                (Some(path), None) if !path.starts_with('/') => errors.push(format!("{field}.path: {path:?} must be an absolute path")),
-                (None, Some(env)) if !is_env_name(env) => errors.push(format!("{field}.env: {env:?} is not a variable name ([A-Za-z_][A-Za-z0-9_]*)")),
-                (None, Some(env)) if s.env.contains_key(env) => errors.push(format!("{field}.env: {env} is also in the service's env")),
+                (Some(path), None) if !path.starts_with('/') => errors.push(format!("{}.path: {path:?} must be an absolute path", field())),
+                (None, Some(env)) if !is_env_name(env) => errors.push(format!("{}.env: {env:?} is not a variable name ([A-Za-z_][A-Za-z0-9_]*)", field())),
+                (None, Some(env)) if s.env.contains_key(env) => errors.push(format!("{}.env: {env} is also in the service's env", field())),
                 (Some(_), None) | (None, Some(_)) => {}
-                _ => errors.push(format!("{field}: set exactly one of `path` and `env`")),
+                _ => errors.push(format!("{}: set exactly one of `path` and `env`", field())),
             }
         }
         if s.stop_timeout == Some(0) {
