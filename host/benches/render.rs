@@ -16,7 +16,7 @@
 //!
 //! - floor: each plugin's whole pipeline (parse, render, write) beside a
 //!   floor that parses the same JSON and writes the same files the same way
-//!   (interleaved; medians of 5, or 3 at 10,000 services; the ratio is the
+//!   (interleaved; medians of 15 at 10 services, 7 at 1,000, 3 at 10,000; the ratio is the
 //!   median of the runs' ratios), and the median of each of nix2dream's
 //!   steps: parse + validate, load the plugin, render, write.
 //!
@@ -165,7 +165,11 @@ fn floor_case(plugin: &str, services: usize) {
     drop(Plugin::load(&plugin_file(plugin), limits, Some(&cache)).unwrap()); // warm the cache
     let options = render::Options { strict: false, allow_unsupported: Vec::new() };
     // Interleaved, medians: one run's writes move by tens of percent.
-    let runs = if services <= 1000 { 5 } else { 3 };
+    let runs = match services {
+        0..=10 => 15,
+        11..=1000 => 7,
+        _ => 3,
+    };
     let (mut n2ds, mut floors, mut ratios, mut steps) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut files = Vec::new();
     for run in 0..runs {
