@@ -17,6 +17,7 @@
 //! Small records are sealed the same way (`<name>.record`: the digests of
 //! the image layers earlier renders measured, see `image::MeasuredLayers`).
 
+use super::checked_entries::{CheckedEntries, Witness};
 use anyhow::{bail, Context, Result};
 use std::hash::{Hash, Hasher};
 use std::io::{Read, Write};
@@ -90,12 +91,24 @@ const MAC_LEN: usize = 32;
 const ENTRY_SUFFIX: &str = ".cwasm";
 const RECORD_SUFFIX: &str = ".record";
 const DEFAULT_LIMIT_MIB: u64 = 512;
+/// The record of the entries whose MAC was checked (`checked_entries`).
+const CHECKED_RECORD: &str = "checked-entries";
+/// A witness is kept only of a file whose ctime is older than this: a file
+/// changed within the clock tick of its ctime (a few milliseconds; seconds
+/// on some file systems) would keep the same ctime.
+const SETTLED_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
+/// An entry's mtime is set when it is used, unless set within this long.
+const TOUCH_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// The compiled-component cache, checked and keyed (see the module comment).
 pub struct Cache {
     dir: PathBuf,
     key: [u8; 32],
     limit_bytes: u64,
+    /// How old a file's ctime must be before its witness is kept.
+    settled_after: std::time::Duration,
+    /// How many entries' MACs were computed (what the witnesses save).
+    macs_checked: std::sync::atomic::AtomicUsize,
 }
 
 fn euid() -> u32 {
@@ -175,7 +188,7 @@ impl Cache {
         }
         check_private_dir(dir, "the compiled-plugin cache")?;
         let key = read_or_create_key(key_file)?;
-        Ok(Cache { dir: dir.to_owned(), key, limit_bytes })
+        Ok(Cache { dir: dir.to_owned(), key, limit_bytes, settled_after: SETTLED_AFTER, macs_checked: Default::default() })
     }
 
     fn mac_start(&self, name: &str) -> blake3::Hasher {
@@ -198,18 +211,44 @@ impl Cache {
     pub fn load(&self, engine: &Engine, bytes: &[u8]) -> Option<Component> {
         let name = cache_key(engine, bytes);
         let file = std::fs::File::open(self.entry(&name)).ok()?;
-        if !self.is_sealed(&name, &file) {
+        let meta = file.metadata().ok()?;
+        if !is_private_file(&meta) {
+            return None;
+        }
+        let mut checked = CheckedEntries::from_json(self.read_record(CHECKED_RECORD).as_deref());
+        let known = checked.knows(&name, &Witness::of(&meta));
+        if !known && !self.is_sealed(&name, &file, &meta) {
             return None;
         }
         // SAFETY: the file just read through `file` was authenticated with
-        // the user's key: it is what `store` wrote for this very component
-        // and engine. wasmtime maps that same open file (not the path,
-        // which could be another file by now); only this user or root can
-        // write it (`is_sealed` checks), and they can read the key too.
+        // the user's key (now, or earlier and unchanged since: see
+        // `checked_entries`): it is what `store` wrote for this very
+        // component and engine. wasmtime maps that same open file (not the
+        // path, which could be another file by now); only this user or root
+        // can write it (checked above), and they can read the key too.
         let component = unsafe { Component::deserialize_file(engine, open_file_path(&file)) }.ok()?;
-        // Recently used entries are evicted last.
-        let _ = std::fs::File::open(self.entry(&name)).and_then(|f| f.set_modified(std::time::SystemTime::now()));
+        // Recently used entries are evicted last; the mtime says when, to
+        // the hour (setting it changes the file's witness).
+        let used_lately = meta.modified().ok().and_then(|m| m.elapsed().ok()).is_some_and(|age| age < TOUCH_AFTER);
+        if !used_lately {
+            let _ = file.set_modified(std::time::SystemTime::now());
+        }
+        if !known || !used_lately {
+            self.note_checked(&name, &file, &mut checked);
+        }
         Some(component)
+    }
+
+    /// Keeps the witness of `file`, the entry `name` just checked, when its
+    /// ctime is settled (else the next load checks it again).
+    fn note_checked(&self, name: &str, file: &std::fs::File, checked: &mut CheckedEntries) {
+        let Ok(meta) = file.metadata() else { return };
+        let ctime = std::time::UNIX_EPOCH + std::time::Duration::new(meta.ctime().max(0) as u64, meta.ctime_nsec().clamp(0, 999_999_999) as u32);
+        // A ctime in the future (a clock set back) is never settled.
+        if ctime.elapsed().is_ok_and(|age| age >= self.settled_after) {
+            checked.note(name, Witness::of(&meta));
+            self.write_record(CHECKED_RECORD, &checked.to_json());
+        }
     }
 
     /// Stores `component` (compiled from `bytes`); failures only cost time later.
@@ -262,14 +301,11 @@ impl Cache {
         Some(data)
     }
 
-    /// Whether `file` (an entry: the body, then its tag) is `name`'s under
-    /// the user's key, and only this user can write it. Read in chunks: an
-    /// entry is megabytes, and wasmtime maps the file itself.
-    fn is_sealed(&self, name: &str, mut file: &std::fs::File) -> bool {
-        let Ok(meta) = file.metadata() else { return false };
-        if !meta.is_file() || meta.uid() != euid() || meta.mode() & 0o022 != 0 {
-            return false;
-        }
+    /// Whether `file` (an entry: the body, then its tag; `meta` its
+    /// metadata) is `name`'s under the user's key. Read in chunks: an entry
+    /// is megabytes, and wasmtime maps the file itself.
+    fn is_sealed(&self, name: &str, mut file: &std::fs::File, meta: &std::fs::Metadata) -> bool {
+        self.macs_checked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let Some(body_len) = meta.len().checked_sub(MAC_LEN as u64).filter(|len| *len <= self.limit_bytes) else { return false };
         let mut mac = self.mac_start(name);
         // Big reads: BLAKE3 hashes a long input many chunks at a time.
@@ -329,6 +365,11 @@ impl Cache {
         }
         Ok(())
     }
+}
+
+/// A regular file of this user's that group and others cannot write.
+fn is_private_file(meta: &std::fs::Metadata) -> bool {
+    meta.is_file() && meta.uid() == euid() && meta.mode() & 0o022 == 0
 }
 
 /// A path that opens `file` itself, whatever its name now points to.
@@ -443,6 +484,40 @@ mod tests {
     }
 
     #[test]
+    fn an_entry_checked_once_and_unchanged_since_is_not_hashed_again() {
+        let tmp = tempfile::tempdir().unwrap();
+        let engine = new_engine().unwrap();
+        let mut cache = Cache::open(&tmp.path().join("cache"), &tmp.path().join("state/cache.key"), 64 << 20).unwrap();
+        cache.settled_after = std::time::Duration::from_millis(50);
+        let checks = |cache: &Cache| cache.macs_checked.load(std::sync::atomic::Ordering::Relaxed);
+        let (bytes, c) = component(&engine, 0);
+        cache.store(&engine, &bytes, &c);
+        assert!(cache.load(&engine, &bytes).is_some());
+        assert_eq!(checks(&cache), 1, "checked");
+        assert!(cache.load(&engine, &bytes).is_some());
+        assert_eq!(checks(&cache), 2, "a file changed within the last moments is checked again");
+        std::thread::sleep(std::time::Duration::from_millis(60));
+        assert!(cache.load(&engine, &bytes).is_some());
+        assert!(cache.load(&engine, &bytes).is_some());
+        assert!(cache.load(&engine, &bytes).is_some());
+        assert_eq!(checks(&cache), 3, "unchanged since its check: not hashed again");
+        // Changed in place, same size: checked, and refused.
+        let file = cache.entry(&cache_key(&engine, &bytes));
+        let mut bad = std::fs::read(&file).unwrap();
+        let middle = bad.len() / 2;
+        bad[middle] ^= 0x40;
+        std::fs::write(&file, &bad).unwrap();
+        assert!(cache.load(&engine, &bytes).is_none(), "a changed entry was used");
+        assert_eq!(checks(&cache), 4);
+        // The list of checked entries is sealed like the entries.
+        let record = cache.record(CHECKED_RECORD);
+        let mut forged = std::fs::read(&record).unwrap();
+        forged[0] ^= 1;
+        std::fs::write(&record, &forged).unwrap();
+        assert!(CheckedEntries::from_json(cache.read_record(CHECKED_RECORD).as_deref()).to_json() == b"[]", "a forged list was read");
+    }
+
+    #[test]
     fn an_unsafe_cache_directory_or_key_is_refused() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("cache");
@@ -480,11 +555,13 @@ mod tests {
         let (b1, c1) = component(&engine, 1);
         let (b2, c2) = component(&engine, 2);
         cache.store(&engine, &b0, &c0);
-        std::thread::sleep(std::time::Duration::from_millis(20));
         cache.store(&engine, &b1, &c1);
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        // Hours later (a use within the hour is not noted again).
+        let hours_ago = |h: u64| std::time::SystemTime::now() - std::time::Duration::from_secs(h * 3600);
+        let set_mtime = |b: &[u8], h| std::fs::File::open(cache.entry(&cache_key(&engine, b))).unwrap().set_modified(hours_ago(h)).unwrap();
+        set_mtime(&b0, 3);
+        set_mtime(&b1, 2);
         assert!(cache.load(&engine, &b0).is_some(), "entry 0 is now the most recently used");
-        std::thread::sleep(std::time::Duration::from_millis(20));
         cache.store(&engine, &b2, &c2);
         assert!(cache.load(&engine, &b1).is_none(), "the least recently used entry stayed");
         assert!(cache.load(&engine, &b0).is_some() && cache.load(&engine, &b2).is_some());

@@ -1,6 +1,7 @@
 //! Loading a manager plugin and calling it inside its sandbox: no imports
 //! but `host.report`, a fresh store per call, memory, fuel and output bounded.
 
+mod checked_entries;
 pub mod engine;
 mod info;
 pub mod limits;
