@@ -7,15 +7,19 @@
 //! the cache hashes megabytes, the plugin and its entry), keyed with a
 //! per-user secret kept outside the cache directory (`cache.key`, 0600, in
 //! `$XDG_STATE_HOME/nix2dream` or `~/.local/state/nix2dream`). The entry is
-//! read into memory once, checked there and deserialized from that copy, so
-//! it cannot change between check and use. What someone who can write the
-//! cache directory (but not the key) can do: delete or corrupt entries (the
-//! plugin is then compiled again) and fill the disk; not run code. The cache
-//! directory must belong to the user and not be writable by group or others,
-//! or it is not used. Entries are only stored for plugins that loaded
-//! successfully; the oldest are evicted past `NIX2DREAM_CACHE_LIMIT_MIB`.
-//! Small records are sealed the same way (`<name>.record`: the digests of
-//! the image layers earlier renders measured, see `image::MeasuredLayers`).
+//! read through one open file and checked, then wasmtime maps that same
+//! open file; it is used only when it is a file of the user's that group
+//! and others cannot write, so whoever could change it between check and
+//! use can read the key too. An entry checked once is not hashed again
+//! while its file is unchanged (`checked_entries`). What someone who can
+//! write the cache directory (but not the key) can do: delete or corrupt
+//! entries (the plugin is then compiled again) and fill the disk; not run
+//! code. The cache directory must belong to the user and not be writable by
+//! group or others, or it is not used. Entries are only stored for plugins
+//! that loaded successfully; the least recently used (to the hour) are
+//! evicted past `NIX2DREAM_CACHE_LIMIT_MIB`. Small records are sealed the
+//! same way (`<name>.record`: the digests of the image layers earlier
+//! renders measured, see `image::MeasuredLayers`; the entries checked).
 
 use super::checked_entries::{CheckedEntries, Witness};
 use anyhow::{bail, Context, Result};
