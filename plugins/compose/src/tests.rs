@@ -167,41 +167,24 @@ fn supported_options_are_exactly_those_that_change_the_output() {
 /// option alone.
 #[test]
 fn typed_entries_write_what_their_yaml_values_write() {
-    use nix2dream_plugin_kit::{Port, Protocol, Resources, SecretUse, Volume};
+    use nix2dream_plugin_kit::{Port, Protocol};
     const ORDER: &[&str] = &[
         "image", "entrypoint", "command", "environment", "secrets", "working_dir", "user", "expose", "ports", "volumes", "tmpfs",
         "depends_on", "healthcheck", "restart", "init", "stop_signal", "stop_grace_period", "cpus", "mem_limit", "scale", "labels",
     ];
-    let volume = |name: &str, source: VolumeSource, persistent: bool, read_only: bool| Volume {
-        name: name.into(),
-        path: format!("/srv/$ {name}"),
-        persistent,
-        source,
-        read_only,
-    };
     let rich = |probe: Probe| {
-        with_deps(service("web", &["web", "$HOME", "no"]), &[("db", DependencyCondition::Healthy), ("job", DependencyCondition::Completed), ("db", DependencyCondition::Started)])
+        let web = nix2dream_plugin_kit::testing::rich_service("web", &["web", "$HOME", "no"], probe);
+        with_deps(web, &[("db", DependencyCondition::Healthy), ("job", DependencyCondition::Completed), ("db", DependencyCondition::Started)])
             .port("http", 8080)
             .env("A", "cost: $5")
             .env("B", "it's")
             .with(|s| {
                 s.ports.push(Port { protocol: Protocol::Udp, internal: true, ..s.ports[0].clone() });
                 s.ports.push(Port { host_port: Some(18080), ..s.ports[0].clone() });
-                s.volumes.push(volume("data", VolumeSource::Own, true, false));
-                s.volumes.push(volume("scratch", VolumeSource::Own, false, true));
-                s.volumes.push(volume("uploads", VolumeSource::Shared("uploads".into()), true, false));
-                s.volumes.push(volume("media", VolumeSource::HostPath("/home/me/my: $media".into()), true, true));
-                s.secrets.push(SecretUse { secret: "db-password".into(), path: None, env: Some("DB_PASSWORD".into()) });
-                s.secrets.push(SecretUse { secret: "tls".into(), path: Some("/run/tls/key".into()), env: None });
-                s.resources = Resources { cpus: Some("0.5".into()), memory_mib: Some(64) };
-                s.replicas = 3;
-                s.user = Some("nobody".into());
                 s.group = Some("no$group".into());
                 s.working_directory = Some("/srv/$work".into());
                 s.stop_signal = Some("SIGINT".into());
-                s.stop_timeout_seconds = Some(30);
                 s.one_shot = true;
-                s.healthcheck = Some(Healthcheck { probe, interval_seconds: 0, timeout_seconds: 2, retries: 0, start_period_seconds: 7 });
             })
     };
     let http = || Probe::Http(HttpProbe { port: 8080, path: "healthz".into() });

@@ -129,33 +129,15 @@ fn extra_objects_follow_the_generated_ones_and_do_not_replace_them() {
 /// ones left out. One rich service, and every core option alone.
 #[test]
 fn typed_objects_write_what_their_json_values_write() {
-    use nix2dream_plugin_kit::{HttpProbe, Resources, SecretUse, Volume, VolumeSource};
-    let volume = |name: &str, source: VolumeSource, persistent: bool, read_only: bool| Volume {
-        name: name.into(),
-        path: format!("/srv/{name}"),
-        persistent,
-        source,
-        read_only,
-    };
+    use nix2dream_plugin_kit::HttpProbe;
     let rich = |one_shot: bool, probe: Probe| {
-        service("web", &["web"])
+        nix2dream_plugin_kit::testing::rich_service("web", &["web"], probe)
             .port("http", 8080)
             .port("Not_A_Port_Name", 9090)
             .description("hello 'world'\nno")
             .with(|s| {
                 s.ports.push(nix2dream_plugin_kit::Port { protocol: nix2dream_plugin_kit::Protocol::Udp, ..s.ports[1].clone() });
-                s.volumes.push(volume("data", VolumeSource::Own, true, false));
-                s.volumes.push(volume("scratch", VolumeSource::Own, false, true));
-                s.volumes.push(volume("uploads", VolumeSource::Shared("uploads".into()), true, false));
-                s.volumes.push(volume("media", VolumeSource::HostPath("/home/me/my: media".into()), true, true));
-                s.secrets.push(SecretUse { secret: "db-password".into(), path: None, env: Some("DB_PASSWORD".into()) });
-                s.secrets.push(SecretUse { secret: "tls".into(), path: Some("/run/tls/key".into()), env: None });
-                s.resources = Resources { cpus: Some("0.5".into()), memory_mib: Some(64) };
-                s.replicas = 3;
-                s.user = Some("nobody".into());
-                s.stop_timeout_seconds = Some(30);
                 s.one_shot = one_shot;
-                s.healthcheck = Some(Healthcheck { probe, interval_seconds: 0, timeout_seconds: 2, retries: 0, start_period_seconds: 7 });
             })
     };
     let http = || Probe::Http(HttpProbe { port: 8080, path: "healthz".into() });

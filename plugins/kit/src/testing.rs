@@ -39,6 +39,35 @@ pub fn service(name: &str, argv: &[&str]) -> Service {
     }
 }
 
+/// A service that sets most options at once, with values a format could
+/// mistake (`$`, `: `): every kind of volume (own, own and not persistent,
+/// read-only, shared, a host path), a secret as a variable and one as a
+/// file, resources, replicas, a user, a stop timeout and a healthcheck by
+/// `probe` (its interval and retries 0, its start period 7). Plugins' tests
+/// add their own options to it.
+pub fn rich_service(name: &str, argv: &[&str], probe: Probe) -> Service {
+    let volume = |name: &str, source: VolumeSource, persistent: bool, read_only: bool| Volume {
+        name: name.into(),
+        path: format!("/srv/$ {name}"),
+        persistent,
+        source,
+        read_only,
+    };
+    service(name, argv).with(|s| {
+        s.volumes.push(volume("data", VolumeSource::Own, true, false));
+        s.volumes.push(volume("scratch", VolumeSource::Own, false, true));
+        s.volumes.push(volume("uploads", VolumeSource::Shared("uploads".into()), true, false));
+        s.volumes.push(volume("media", VolumeSource::HostPath("/home/me/my: $media".into()), true, true));
+        s.secrets.push(SecretUse { secret: "db-password".into(), path: None, env: Some("DB_PASSWORD".into()) });
+        s.secrets.push(SecretUse { secret: "tls".into(), path: Some("/run/tls/key".into()), env: None });
+        s.resources = Resources { cpus: Some("0.5".into()), memory_mib: Some(64) };
+        s.replicas = 3;
+        s.user = Some("nobody".into());
+        s.stop_timeout_seconds = Some(30);
+        s.healthcheck = Some(Healthcheck { probe, interval_seconds: 0, timeout_seconds: 2, retries: 0, start_period_seconds: 7 });
+    })
+}
+
 /// Chainable setters for the options tests use.
 pub trait ServiceExt: Sized {
     fn with(self, f: impl FnOnce(&mut Service)) -> Self;
