@@ -404,16 +404,11 @@ pub fn clean(dir: &Path) -> Result<(usize, u64)> {
     Ok(removed)
 }
 
-/// Compiles `bytes` (checked as a component with no imports), or loads the
-/// result of an earlier compilation from `cache`. Storing is the caller's
-/// business, once the plugin is accepted.
-pub fn compile(engine: &Engine, bytes: &[u8], cache: Option<&Cache>) -> Result<(Component, Origin)> {
-    if let Some(component) = cache.and_then(|c| c.load(engine, bytes)) {
-        return Ok((component, Origin::Cached));
-    }
+/// Compiles `bytes` (checked as a component with no imports). Storing it in
+/// the cache is the caller's business, once the plugin is accepted.
+pub fn compile(engine: &Engine, bytes: &[u8]) -> Result<Component> {
     let _step = crate::progress::step(format!("compiling a plugin of {} KiB (the first time only: it is cached)", bytes.len() >> 10));
-    let component = Component::new(engine, bytes).map_err(|e| anyhow::anyhow!("{e:#}"))?;
-    Ok((component, Origin::Compiled))
+    Component::new(engine, bytes).map_err(|e| anyhow::anyhow!("{e:#}"))
 }
 
 #[cfg(test)]

@@ -148,11 +148,19 @@ impl Plugin {
     pub fn load(file: &Path, limits: Limits, cache: Option<&engine::Cache>) -> Result<Plugin> {
         let bytes = read_bounded(file, limits.plugin_bytes)?;
         check_is_component(file, &bytes)?;
-        let imports = imports_of(&bytes).with_context(|| format!("plugin {} is not a valid component", file.display()))?;
-        refuse_imports(&imports).with_context(|| format!("plugin {} refused", file.display()))?;
         let engine = engine::new_engine()?;
-        let (component, origin) = engine::compile(&engine, &bytes, cache)
-            .with_context(|| format!("plugin {} is not a valid component", file.display()))?;
+        let (component, origin) = match cache.and_then(|c| c.load(&engine, &bytes)) {
+            // Stored once these same bytes were accepted.
+            Some(component) => (component, Origin::Cached),
+            None => {
+                // Read before compiling: a refused plugin must not cost a compile.
+                let imports = imports_of(&bytes).with_context(|| format!("plugin {} is not a valid component", file.display()))?;
+                refuse_imports(&imports).with_context(|| format!("plugin {} refused", file.display()))?;
+                let component = engine::compile(&engine, &bytes)
+                    .with_context(|| format!("plugin {} is not a valid component", file.display()))?;
+                (component, Origin::Compiled)
+            }
+        };
         let wit_version = contract_version(&engine, &component)
             .with_context(|| format!("plugin {} refused", file.display()))?;
         let contract = match wit::Contract::for_version(&wit_version) {
