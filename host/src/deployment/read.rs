@@ -48,7 +48,7 @@ pub fn services<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Serv
     }))
 }
 
-/// Visits a map into a `BTreeMap`, each value made by `finish` from a `T`.
+/// Visits a map into a `BTreeMap`, each value made from a `T` by the function it holds.
 struct UniqueMap<T, F>(PhantomData<T>, F);
 
 impl<'de, T, V, F> Visitor<'de> for UniqueMap<T, F>
