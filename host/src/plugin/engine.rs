@@ -230,7 +230,11 @@ impl Cache {
         // component and engine. wasmtime maps that same open file (not the
         // path, which could be another file by now); only this user or root
         // can write it (checked above), and they can read the key too.
-        let component = unsafe { Component::deserialize_file(engine, open_file_path(&file)) }.ok()?;
+        let mapped = unsafe { Component::deserialize_file(engine, open_file_path(&file)) };
+        // Where the open file has no path (no /proc), the entry is read into
+        // memory, checked there and deserialized from that copy instead.
+        // SAFETY: as above; the copy is what was checked.
+        let component = mapped.ok().or_else(|| unsafe { Component::deserialize(engine, self.read_sealed(&name, &self.entry(&name))?) }.ok())?;
         // Recently used entries are evicted last; the mtime says when, to
         // the hour (setting it changes the file's witness).
         let used_lately = meta.modified().ok().and_then(|m| m.elapsed().ok()).is_some_and(|age| age < TOUCH_AFTER);
