@@ -52,7 +52,7 @@ fn deployment_with(services: usize) -> Deployment {
             }),
         );
     }
-    deployment::from_value(serde_json::json!({"schema": "nix2dream/v1", "name": "bench", "services": map})).unwrap()
+    deployment::from_value(&serde_json::json!({"schema": "nix2dream/v1", "name": "bench", "services": map})).unwrap()
 }
 
 fn plugin_file(name: &str) -> PathBuf {
@@ -233,7 +233,7 @@ fn chain_case(plugin: &str, services: usize) {
     let tmp = tempfile::tempdir().unwrap();
     let mut json: serde_json::Value = serde_json::from_str(&big_json(services)).unwrap();
     json["settings"] = serde_json::json!({"vm": {"kernel": "/nix/store/abc-linux"}});
-    let d = deployment::from_value(json).unwrap();
+    let d = deployment::from_value(&json).unwrap();
     let limits = Limits { memory_bytes: 2 << 30, output_bytes: 1 << 30, ..Limits::default() };
     let cache = Cache::open(&tmp.path().join("cache"), &tmp.path().join("state/cache.key"), 512 << 20).unwrap();
     let plugins = [Plugin::load(&plugin_file(plugin), limits, Some(&cache)).unwrap()];

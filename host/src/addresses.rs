@@ -13,10 +13,15 @@ use std::borrow::Cow;
 const START: &str = "@@nix2dream:host:";
 const END: &str = "@@";
 
+/// Whether `text` may hold a reference. Most texts hold no `@`: found by
+/// memchr, before a substring search is set up.
+fn may_refer(text: &str) -> bool {
+    text.contains('@') && text.contains(START)
+}
+
 /// The services named by references in `text`, in order.
 fn references(text: &str) -> impl Iterator<Item = &str> {
-    // Most texts hold no `@`: found by memchr, before a substring search is set up.
-    text.contains('@').then(|| text.match_indices(START)).into_iter().flatten().filter_map(move |(at, _)| {
+    may_refer(text).then(|| text.match_indices(START)).into_iter().flatten().filter_map(move |(at, _)| {
         let rest = &text[at + START.len()..];
         rest.find(END).map(|end| &rest[..end])
     })
@@ -71,7 +76,7 @@ pub fn unknown_references(d: &Deployment) -> Vec<String> {
 }
 
 fn resolve_text(text: &mut String, addressing: Addressing) {
-    if !text.contains(START) {
+    if !may_refer(text) {
         return;
     }
     let mut out = String::with_capacity(text.len());
@@ -100,7 +105,7 @@ fn resolve_text(text: &mut String, addressing: Addressing) {
 /// The deployment with every reference written as `addressing` says; the
 /// same deployment, not a copy, when it has none.
 pub fn resolve(d: &Deployment, addressing: Addressing) -> Cow<'_, Deployment> {
-    let any = d.services.values().any(|s| texts(s).any(|(_, t)| t.contains('@') && t.contains(START)));
+    let any = d.services.values().any(|s| texts(s).any(|(_, t)| may_refer(t)));
     if !any {
         return Cow::Borrowed(d);
     }

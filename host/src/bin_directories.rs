@@ -59,7 +59,7 @@ mod tests {
                 "b": {"process": {"argv": ["x"]}, "path": [pkg]},
             }
         });
-        let d = crate::deployment::from_value(json).unwrap();
+        let d = crate::deployment::from_value(&json).unwrap();
         let bins = list(&d);
         assert_eq!(bins.len(), 2, "{bins:?}");
         assert_eq!(bins[pkg.to_str().unwrap()], ["sh", "wget"]);

@@ -14,18 +14,20 @@ pub fn json_of(input: &Path, nixpkgs: Option<&Path>) -> Result<serde_json::Value
     if is_nix(input) {
         crate::evaluate::evaluate_file(input, nixpkgs)
     } else {
-        let text = std::fs::read_to_string(input).with_context(|| format!("cannot read {}", input.display()))?;
-        deployment::strict_json::parse(&text).with_context(|| format!("{}: not valid JSON", input.display()))
+        deployment::strict_json::parse(&read_text(input)?).with_context(|| format!("{}: not valid JSON", input.display()))
     }
+}
+
+fn read_text(input: &Path) -> Result<String> {
+    std::fs::read_to_string(input).with_context(|| format!("cannot read {}", input.display()))
 }
 
 pub fn load(input: &Path, nixpkgs: Option<&Path>) -> Result<Deployment> {
     let deployment = if is_nix(input) {
-        deployment::from_value(crate::evaluate::evaluate_file(input, nixpkgs)?)
+        deployment::from_value(&crate::evaluate::evaluate_file(input, nixpkgs)?)
     } else {
         // Read straight from the text: no JSON tree first.
-        let text = std::fs::read_to_string(input).with_context(|| format!("cannot read {}", input.display()))?;
-        deployment::from_json(&text)
+        deployment::from_json(&read_text(input)?)
     };
     deployment.with_context(|| format!("invalid deployment {}", input.display()))
 }

@@ -205,7 +205,7 @@ mod tests {
     }"#;
 
     fn deployment(settings: Value, managers: Value) -> Deployment {
-        crate::deployment::from_value(serde_json::json!({
+        crate::deployment::from_value(&serde_json::json!({
             "schema": "nix2dream/v1",
             "name": "t",
             "services": {"web": {"process": {"argv": ["web"]}, "managers": {"demo": managers}}},

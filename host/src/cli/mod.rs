@@ -154,7 +154,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Eval { input, nix } => {
             let value = input::json_of(&input, nix.nixpkgs.as_deref())?;
             // Validate too, so `eval` reports what `render` would refuse.
-            deployment::from_value(value.clone()).with_context(|| format!("invalid deployment {}", input.display()))?;
+            deployment::from_value(&value).with_context(|| format!("invalid deployment {}", input.display()))?;
             println!("{}", serde_json::to_string_pretty(&value)?);
         }
         Command::Options { json, nix } => {

@@ -20,7 +20,7 @@ pub fn from_json(text: &str) -> Result<Deployment> {
 }
 
 /// The same, for a deployment already parsed (what `nix2dream eval` prints).
-pub fn from_value(value: serde_json::Value) -> Result<Deployment> {
+pub fn from_value(value: &serde_json::Value) -> Result<Deployment> {
     from_json(&value.to_string())
 }
 

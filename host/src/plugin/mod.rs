@@ -223,10 +223,10 @@ impl Plugin {
         // randomness), and compiling the schema is a fifth of a warm load.
         if origin == Origin::Compiled {
             info::check_settings_schema(&plugin.info).map_err(|e| anyhow!("plugin {} is refused: {e}", file.display()))?;
-        }
-        // Only a plugin that was accepted is worth keeping compiled.
-        if let (Some(cache), Origin::Compiled) = (cache, origin) {
-            cache.store(&plugin.engine, &bytes, &component);
+            // Only a plugin that was accepted is worth keeping compiled.
+            if let Some(cache) = cache {
+                cache.store(&plugin.engine, &bytes, &component);
+            }
         }
         Ok(plugin)
     }
