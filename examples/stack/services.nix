@@ -39,7 +39,10 @@ in
   services.migrate = {
     description = "Prepares the data once, then exits 0";
     package = busybox;
-    process.argv = sh "echo 'api says hello' > /srv/data/index.html && echo migrated";
+    # Written beside its place, then renamed: the API, started at the same
+    # time where the manager has no start-up order (a Procfile), serves the
+    # whole page or none, never a half-written one.
+    process.argv = sh "echo 'api says hello' > /srv/data/index.html.new && busybox mv /srv/data/index.html.new /srv/data/index.html && echo migrated";
     volumes.data = {
       path = "/srv/data";
       shared = "appdata";

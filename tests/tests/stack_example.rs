@@ -69,6 +69,8 @@ fn the_stack_example_runs_under_honcho() {
     // A Procfile has no start-up order nor published ports: said, not hidden.
     assert!(r.stderr.contains("ports.hostPort"), "{}", r.stderr);
     let honcho = Honcho::start(&out);
+    // Started all at once, web may ask before the migration has written the
+    // page; the first page it serves must still be the whole one.
     let page = wait_for(60, || http_get(18090, "/"));
     let log = honcho.stop();
     assert_eq!(page.as_deref(), Some(PAGE), "web on 127.0.0.1:18090 shows the API's page\n{log}");
