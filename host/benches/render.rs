@@ -403,6 +403,10 @@ fn main() {
         }
         return;
     }
+    if let Some(pos) = args.iter().position(|a| a == "--render-loop") {
+        render_loop(&args[pos + 1], args[pos + 2].parse().unwrap(), args[pos + 3].parse().unwrap());
+        return;
+    }
     if args.iter().any(|a| a == "--chain-only") {
         chains(&args[0]);
         return;
@@ -439,6 +443,27 @@ fn main() {
     floors(&args[0]);
     println!();
     nix_layer(&args[0]);
+}
+
+/// The render step alone, `runs` times (for profiling and for comparing
+/// two builds of a plugin: its spread is far smaller than a whole run's,
+/// which includes fsyncs). Prints the fastest and the median.
+fn render_loop(plugin: &str, services: usize, runs: usize) {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = deployment::from_json(&big_json(services)).unwrap();
+    let limits = Limits { memory_bytes: 2 << 30, output_bytes: 1 << 30, ..Limits::default() };
+    let cache = Cache::open(&tmp.path().join("cache"), &tmp.path().join("state/cache.key"), 512 << 20).unwrap();
+    let plugins = [Plugin::load(&plugin_file(plugin), limits, Some(&cache)).unwrap()];
+    let options = nix2dream::render::Options { strict: false, allow_unsupported: Vec::new() };
+    let mut times: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let start = Instant::now();
+            drop(nix2dream::render::render(&d, &plugins, &options).unwrap());
+            start.elapsed()
+        })
+        .collect();
+    times.sort();
+    println!("{plugin} {services}: render fastest {} ms, median {} ms ({runs} runs)", ms(times[0]), ms(times[runs / 2]));
 }
 
 /// Every file-writing plugin beside its floor (no images: they are assembled

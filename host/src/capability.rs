@@ -1,6 +1,7 @@
 //! The capability check: options a service set that a plugin does not honour.
 
 use crate::deployment::Deployment;
+use std::collections::HashSet;
 
 /// A core option set by a service that the plugin ignores.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,16 +14,13 @@ pub struct Ignored {
 /// user silenced (`--allow-unsupported`, `ignoreUnsupported` on the
 /// deployment or the service).
 pub fn ignored_options(deployment: &Deployment, supported: &[String], allowed: &[String]) -> Vec<Ignored> {
+    // Looked up once per option each service sets: a set, not a scan of
+    // the ~25 supported names (10,000 services set 60,000 options).
+    let silenced: HashSet<&str> = supported.iter().chain(allowed).chain(&deployment.ignore_unsupported).map(String::as_str).collect();
     let mut ignored = Vec::new();
     for (name, service) in &deployment.services {
         for option in service.options_set() {
-            let silenced = supported
-                .iter()
-                .chain(allowed)
-                .chain(&deployment.ignore_unsupported)
-                .chain(&service.ignore_unsupported)
-                .any(|o| o == option);
-            if !silenced {
+            if !silenced.contains(option.as_str()) && !service.ignore_unsupported.contains(option) {
                 ignored.push(Ignored { service: name.clone(), option: option.clone() });
             }
         }

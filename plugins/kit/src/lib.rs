@@ -8,6 +8,12 @@
 //! nix2dream_plugin_kit::export_manager!(Procfile);
 //! ```
 
+#[cfg(all(target_arch = "wasm32", feature = "arena"))]
+mod arena;
+#[cfg(all(target_arch = "wasm32", feature = "arena"))]
+#[global_allocator]
+static ALLOCATOR: arena::Arena = arena::Arena::new();
+
 pub mod conformance;
 pub mod diagnostics;
 pub mod image;
