@@ -72,24 +72,52 @@ impl ser::Error for GiveUp {
 type Result<T = ()> = std::result::Result<T, GiveUp>;
 
 fn indent(out: &mut String, column: usize) {
-    out.extend(std::iter::repeat_n(' ', column));
+    // One copy, not a push per space: this runs before every entry.
+    const SPACES: &str = "                                                                ";
+    let mut left = column;
+    while left > 0 {
+        let n = left.min(SPACES.len());
+        out.push_str(&SPACES[..n]);
+        left -= n;
+    }
 }
+
+/// Bytes by what they may be in the text written here, one lookup per byte
+/// (every key and string of a document goes through these).
+const PLAIN_KEY_BYTE: [bool; 256] = {
+    let mut set = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        set[b] = (b as u8).is_ascii_alphanumeric() || matches!(b as u8, b'_' | b'.' | b'/' | b'-');
+        b += 1;
+    }
+    set
+};
+const SINGLE_QUOTED_BYTE: [bool; 256] = {
+    let mut set = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        set[b] = b >= 0x20 && b < 0x7f && !matches!(b as u8, b'\'' | b'\\');
+        b += 1;
+    }
+    set
+};
 
 /// A YAML 1.1 word that a plain key would be read as (bool, null, float).
 fn is_word(s: &str) -> bool {
-    ["y", "yes", "n", "no", "true", "false", "on", "off", "null", "nan", "inf"].iter().any(|w| s.eq_ignore_ascii_case(w))
+    s.len() <= 5 && ["y", "yes", "n", "no", "true", "false", "on", "off", "null", "nan", "inf"].iter().any(|w| s.eq_ignore_ascii_case(w))
 }
 
 /// A key serde-saphyr writes plain.
 fn is_plain_key(s: &str) -> bool {
     s.as_bytes().first().is_some_and(u8::is_ascii_alphabetic)
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_./-".contains(&b))
+        && s.bytes().all(|b| PLAIN_KEY_BYTE[usize::from(b)])
         && !is_word(s)
 }
 
 /// A string serde-saphyr writes single-quoted as it is (`quote_all`).
 fn is_single_quoted(s: &str) -> bool {
-    s.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'\'' && b != b'\\')
+    s.bytes().all(|b| SINGLE_QUOTED_BYTE[usize::from(b)])
 }
 
 /// serde-saphyr's text for `value` as the value of a one-entry mapping: the
