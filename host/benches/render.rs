@@ -35,6 +35,11 @@ use nix2dream::plugin::{engine::Cache, limits::Limits, Plugin};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+// The executable's allocator (host/src/main.rs), for nix2dream and its
+// floor alike.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn deployment_with(services: usize) -> Deployment {
     let mut map = serde_json::Map::new();
     for i in 0..services {

@@ -8,6 +8,12 @@ use nix2dream::interrupt;
 use nix2dream::text::printable;
 use std::process::ExitCode;
 
+// Reading a big deployment and the records a plugin returns is mostly
+// allocation: mimalloc does it in less time than glibc's malloc
+// (docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // Like other Unix tools, end quietly when the reader of stdout has gone
     // (`nix2dream plugins inspect compose | head`) instead of panicking.
