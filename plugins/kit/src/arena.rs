@@ -48,7 +48,7 @@ impl Arena {
         }
         // A new chunk where the memory grows (dlmalloc grows it too: what
         // is left of the last chunk is abandoned).
-        let previous = core::arch::wasm32::memory_grow(0, CHUNK_PAGES);
+        let previous = memory_grow(CHUNK_PAGES);
         if previous == usize::MAX {
             return core::ptr::null_mut();
         }
@@ -61,6 +61,21 @@ impl Arena {
     fn is_last(&self, ptr: *mut u8, size: usize) -> bool {
         ptr as usize + size == self.next.get()
     }
+}
+
+/// Grows the memory by `pages`: the memory's size in pages before, or
+/// `usize::MAX` when the host refuses.
+#[cfg(target_arch = "wasm32")]
+fn memory_grow(pages: usize) -> usize {
+    core::arch::wasm32::memory_grow(0, pages)
+}
+
+/// Natively (the tests), fresh page-aligned blocks stand for the memory
+/// growing (kept for the test's life): the same arithmetic on their addresses.
+#[cfg(not(target_arch = "wasm32"))]
+fn memory_grow(pages: usize) -> usize {
+    let block = unsafe { std::alloc::alloc(Layout::from_size_align(pages * PAGE, PAGE).unwrap()) };
+    if block.is_null() { usize::MAX } else { block as usize / PAGE }
 }
 
 unsafe impl GlobalAlloc for Arena {
@@ -102,5 +117,72 @@ unsafe impl GlobalAlloc for Arena {
             self.dealloc(ptr, layout);
         }
         new
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Alloc { size: usize, align_log2: u32 },
+        Free(usize),
+        Realloc(usize, usize),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        // Sizes on both sides of LARGE, so blocks move between the arena
+        // and the standard allocator.
+        prop_oneof![
+            (1usize..600, 0u32..5).prop_map(|(size, align_log2)| Op::Alloc { size, align_log2 }),
+            any::<usize>().prop_map(Op::Free),
+            (any::<usize>(), 1usize..600).prop_map(|(i, size)| Op::Realloc(i, size)),
+        ]
+    }
+
+    proptest! {
+        /// Every live block keeps its own bytes whatever is allocated,
+        /// freed or grown around it: no two blocks overlap, a block grown
+        /// or moved keeps its contents, and alignments hold.
+        #[test]
+        fn blocks_never_overlap_and_keep_their_contents(ops in proptest::collection::vec(op(), 1..300)) {
+            let arena = Arena::new();
+            let mut live: Vec<(*mut u8, Layout, u8)> = Vec::new();
+            let fill = |ptr: *mut u8, len: usize, byte: u8| unsafe { std::ptr::write_bytes(ptr, byte, len) };
+            let intact = |ptr: *mut u8, len: usize, byte: u8| unsafe { std::slice::from_raw_parts(ptr, len).iter().all(|b| *b == byte) };
+            for (n, op) in ops.into_iter().enumerate() {
+                let byte = n as u8;
+                match op {
+                    Op::Alloc { size, align_log2 } => {
+                        let layout = Layout::from_size_align(size, 1 << align_log2).unwrap();
+                        let ptr = unsafe { arena.alloc(layout) };
+                        prop_assert!(!ptr.is_null());
+                        prop_assert_eq!(ptr as usize % layout.align(), 0);
+                        fill(ptr, size, byte);
+                        live.push((ptr, layout, byte));
+                    }
+                    Op::Free(i) if !live.is_empty() => {
+                        let (ptr, layout, _) = live.swap_remove(i % live.len());
+                        unsafe { arena.dealloc(ptr, layout) };
+                    }
+                    Op::Realloc(i, size) if !live.is_empty() => {
+                        let i = i % live.len();
+                        let (ptr, layout, old_byte) = live[i];
+                        let new = unsafe { arena.realloc(ptr, layout, size) };
+                        prop_assert!(!new.is_null());
+                        prop_assert_eq!(new as usize % layout.align(), 0);
+                        prop_assert!(intact(new, layout.size().min(size), old_byte), "realloc lost the contents");
+                        fill(new, size, byte);
+                        live[i] = (new, Layout::from_size_align(size, layout.align()).unwrap(), byte);
+                    }
+                    _ => {}
+                }
+                for &(ptr, layout, byte) in &live {
+                    prop_assert!(intact(ptr, layout.size(), byte), "a live block was overwritten");
+                }
+            }
+        }
     }
 }

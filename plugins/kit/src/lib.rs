@@ -8,7 +8,7 @@
 //! nix2dream_plugin_kit::export_manager!(Procfile);
 //! ```
 
-#[cfg(all(target_arch = "wasm32", feature = "arena"))]
+#[cfg(any(all(target_arch = "wasm32", feature = "arena"), test))]
 mod arena;
 #[cfg(all(target_arch = "wasm32", feature = "arena"))]
 #[global_allocator]
