@@ -74,6 +74,17 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// A plugin cache of its own under `dir` (a temporary directory).
+fn cache_in(dir: &std::path::Path) -> Cache {
+    Cache::open(&dir.join("cache"), &dir.join("state/cache.key"), 512 << 20).unwrap()
+}
+
+/// Room for the biggest generated deployments (up to 100,000 services):
+/// the bench measures speed, not the default bounds on memory and output.
+fn roomy_limits() -> Limits {
+    Limits { memory_bytes: 2 << 30, output_bytes: 1 << 30, ..Limits::default() }
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64() * 1000.0)
 }
@@ -81,7 +92,7 @@ fn ms(d: Duration) -> String {
 /// One case, in this (child) process.
 fn case(plugin: &str, services: usize) {
     let tmp = tempfile::tempdir().unwrap();
-    let cache = Cache::open(&tmp.path().join("cache"), &tmp.path().join("state/cache.key"), 512 << 20).unwrap();
+    let cache = cache_in(tmp.path());
     let file = plugin_file(plugin);
     let big = deployment_with(services);
     let tiny = deployment_with(1);
@@ -136,8 +147,8 @@ fn scale(services: usize) {
     let start = Instant::now();
     let d = deployment::from_json(&text).unwrap();
     let load = start.elapsed();
-    let limits = Limits { memory_bytes: 2 << 30, output_bytes: 1 << 30, ..Limits::default() };
-    let cache = Cache::open(&tmp.path().join("cache"), &tmp.path().join("state/cache.key"), 512 << 20).unwrap();
+    let limits = roomy_limits();
+    let cache = cache_in(tmp.path());
     let plugins = [Plugin::load(&plugin_file("procfile"), limits, Some(&cache)).unwrap()];
     let start = Instant::now();
     let options = render::Options { strict: false, allow_unsupported: Vec::new() };
@@ -165,8 +176,8 @@ fn floor_case(plugin: &str, services: usize) {
     use nix2dream::{output, render};
     let tmp = tempfile::tempdir().unwrap();
     let text = big_json(services);
-    let limits = Limits { memory_bytes: 2 << 30, output_bytes: 1 << 30, ..Limits::default() };
-    let cache = Cache::open(&tmp.path().join("cache"), &tmp.path().join("state/cache.key"), 512 << 20).unwrap();
+    let limits = roomy_limits();
+    let cache = cache_in(tmp.path());
     drop(Plugin::load(&plugin_file(plugin), limits, Some(&cache)).unwrap()); // warm the cache
     // As in every render but the first seconds after a plugin is compiled:
     // its entry's check is remembered once its file has settled.
@@ -239,8 +250,8 @@ fn chain_case(plugin: &str, services: usize) {
     let mut json: serde_json::Value = serde_json::from_str(&big_json(services)).unwrap();
     json["settings"] = serde_json::json!({"vm": {"kernel": "/nix/store/abc-linux"}});
     let d = deployment::from_value(&json).unwrap();
-    let limits = Limits { memory_bytes: 2 << 30, output_bytes: 1 << 30, ..Limits::default() };
-    let cache = Cache::open(&tmp.path().join("cache"), &tmp.path().join("state/cache.key"), 512 << 20).unwrap();
+    let limits = roomy_limits();
+    let cache = cache_in(tmp.path());
     let plugins = [Plugin::load(&plugin_file(plugin), limits, Some(&cache)).unwrap()];
     let options = render::Options { strict: false, allow_unsupported: Vec::new() };
     let start = Instant::now();
@@ -401,7 +412,7 @@ fn main() {
     }
     if let Some(pos) = args.iter().position(|a| a == "--load-loop") {
         let tmp = tempfile::tempdir().unwrap();
-        let cache = Cache::open(&tmp.path().join("cache"), &tmp.path().join("state/cache.key"), 512 << 20).unwrap();
+        let cache = cache_in(tmp.path());
         let limits = Limits::default();
         for _ in 0..args[pos + 2].parse::<usize>().unwrap() {
             drop(Plugin::load(&plugin_file(&args[pos + 1]), limits, Some(&cache)).unwrap());
@@ -456,8 +467,8 @@ fn main() {
 fn render_loop(plugin: &str, services: usize, runs: usize) {
     let tmp = tempfile::tempdir().unwrap();
     let d = deployment::from_json(&big_json(services)).unwrap();
-    let limits = Limits { memory_bytes: 2 << 30, output_bytes: 1 << 30, ..Limits::default() };
-    let cache = Cache::open(&tmp.path().join("cache"), &tmp.path().join("state/cache.key"), 512 << 20).unwrap();
+    let limits = roomy_limits();
+    let cache = cache_in(tmp.path());
     let plugins = [Plugin::load(&plugin_file(plugin), limits, Some(&cache)).unwrap()];
     let options = nix2dream::render::Options { strict: false, allow_unsupported: Vec::new() };
     let mut times: Vec<Duration> = (0..runs)
