@@ -18,7 +18,13 @@
 //!   floor that parses the same JSON and writes the same files the same way
 //!   (interleaved; medians of 15 at 10 services, 7 at 1,000, 3 at 10,000; the ratio is the
 //!   median of the runs' ratios), and the median of each of nix2dream's
-//!   steps: parse + validate, load the plugin, render, write.
+//!   steps: parse + validate, load the plugin, render, write; and the
+//!   plugin's own code's render run natively (no sandbox, no contract),
+//!   checked to write the same bytes.
+//!
+//! - `--render-loop PLUGIN N RUNS` / `--native-loop PLUGIN N RUNS`: the
+//!   render step alone of N services, RUNS times in one process, through
+//!   the sandbox / with the plugin's code run natively (medians).
 //!
 //! - `--load-loop PLUGIN N`: loads the plugin N times from a warm cache and
 //!   does nothing else, to profile the fixed cost of a render (`perf record`).
@@ -34,6 +40,9 @@ use nix2dream::deployment::{self, Deployment};
 use nix2dream::plugin::{engine::Cache, limits::Limits, Plugin};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+
+#[path = "support/native.rs"]
+mod native;
 
 // The executable's allocator (host/src/main.rs), for nix2dream and its
 // floor alike.
@@ -192,7 +201,14 @@ fn floor_case(plugin: &str, services: usize) {
     };
     let (mut n2ds, mut floors, mut ratios, mut steps) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut files = Vec::new();
+    let records = native::big_deployment(services);
+    let mut natives = Vec::new();
     for run in 0..runs {
+        // The plugin's own code, natively (no sandbox, no contract).
+        let deployment = records.clone();
+        let start = Instant::now();
+        let natively = native::render(plugin, deployment);
+        natives.push(start.elapsed());
         let start = Instant::now();
         let d = deployment::from_json(&text).unwrap();
         let parsed = start.elapsed();
@@ -214,9 +230,21 @@ fn floor_case(plugin: &str, services: usize) {
         n2ds.push(n2d);
         floors.push(floor);
         ratios.push(n2d.as_secs_f64() / floor.as_secs_f64());
+        if run == 0 {
+            let sandboxed: Vec<(String, Vec<u8>)> = outcome
+                .files
+                .iter()
+                .map(|f| match &f.contents {
+                    output::Contents::Bytes(b) => (f.path.clone(), b.clone()),
+                    _ => panic!("{plugin} wrote {} other than in memory", f.path),
+                })
+                .collect();
+            assert!(sandboxed == natively, "{plugin}: the native render did not write what the plugin wrote");
+        }
         files = outcome.files;
     }
     n2ds.sort();
+    natives.sort();
     floors.sort();
     ratios.sort_by(f64::total_cmp);
     let bytes: usize = files.iter().map(|f| match &f.contents { output::Contents::Bytes(b) => b.len(), _ => 0 }).sum();
@@ -227,7 +255,7 @@ fn floor_case(plugin: &str, services: usize) {
         ms(times[runs / 2])
     };
     println!(
-        "| {plugin} | {services} | {} | {} KiB | {} | {} | {:.2}× | {} | {} | {} | {} |",
+        "| {plugin} | {services} | {} | {} KiB | {} | {} | {:.2}× | {} | {} | {} | {} | {} |",
         files.len(),
         bytes >> 10,
         ms(n2ds[runs / 2]),
@@ -236,7 +264,8 @@ fn floor_case(plugin: &str, services: usize) {
         step(0),
         step(1),
         step(2),
-        step(3)
+        step(3),
+        ms(natives[runs / 2])
     );
 }
 
@@ -423,6 +452,10 @@ fn main() {
         render_loop(&args[pos + 1], args[pos + 2].parse().unwrap(), args[pos + 3].parse().unwrap());
         return;
     }
+    if let Some(pos) = args.iter().position(|a| a == "--native-loop") {
+        native_loop(&args[pos + 1], args[pos + 2].parse().unwrap(), args[pos + 3].parse().unwrap());
+        return;
+    }
     if args.iter().any(|a| a == "--chain-only") {
         chains(&args[0]);
         return;
@@ -482,11 +515,26 @@ fn render_loop(plugin: &str, services: usize, runs: usize) {
     println!("{plugin} {services}: render fastest {} ms, median {} ms ({runs} runs)", ms(times[0]), ms(times[runs / 2]));
 }
 
+/// `--render-loop`'s twin for the plugin's own code run natively.
+fn native_loop(plugin: &str, services: usize, runs: usize) {
+    let records = native::big_deployment(services);
+    let mut times: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let deployment = records.clone();
+            let start = Instant::now();
+            drop(native::render(plugin, deployment));
+            start.elapsed()
+        })
+        .collect();
+    times.sort();
+    println!("{plugin} {services}, natively: render fastest {} ms, median {} ms ({runs} runs)", ms(times[0]), ms(times[runs / 2]));
+}
+
 /// Every file-writing plugin beside its floor (no images: they are assembled
 /// after the render, and measured apart in docs/benchmarks.md).
 fn floors(program: &str) {
-    println!("| plugin | services | files | bytes | nix2dream (ms) | floor (ms) | ratio | parse + validate | load plugin | render | write |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| plugin | services | files | bytes | nix2dream (ms) | floor (ms) | ratio | parse + validate | load plugin | render | write | native render |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for plugin in ["procfile", "systemd", "compose", "k8s"] {
         for services in [10, 1000, 10_000] {
             let status = std::process::Command::new(program).args(["--floor", plugin, &services.to_string()]).status().unwrap();
