@@ -153,7 +153,7 @@ fn check_one(schema: &Schema, place: Place, value: &Value, at: &str, plugin: &st
             ValidationErrorKind::AdditionalProperties { unexpected } => {
                 problems.extend(unexpected.iter().map(|key| {
                     // A key of the other place, at the top: say where it goes.
-                    let elsewhere = |other: Place| properties.is_empty() && property(&schema.schema, schema.start(other), &[key.clone()]).is_some();
+                    let elsewhere = |other: Place| properties.is_empty() && property(&schema.schema, schema.start(other), std::slice::from_ref(key)).is_some();
                     if place == Place::Service && elsewhere(Place::Deployment) {
                         format!("{path}.{key}: a deployment-wide setting of the {plugin} plugin: set settings.{plugin}.{key} instead")
                     } else if place == Place::Deployment && elsewhere(Place::Service) {

@@ -180,7 +180,7 @@ fn render(args: &RenderArgs, ui: Ui, done: &mut Done) -> Result<ExitCode> {
         let mut out = output::OutputDir::open_existing(&args.out, wait).or_fail(Failure::Io)?;
         if let Some(out) = out.as_mut() {
             // Compared byte for byte: nothing is kept on trust.
-            build_artifacts(&mut outcome, &deployment, out, image_limit, &options, done, false, None).or_fail(Failure::Plugin)?;
+            build_artifacts(&mut outcome, &deployment, out, image_limit, &options, done, Reuse::Nothing).or_fail(Failure::Plugin)?;
         }
         let diffs = output::differences(out.as_mut(), &args.out, &outcome.files).or_fail(Failure::Io)?;
         let code = if diffs.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(exit::DRIFT) };
@@ -191,7 +191,7 @@ fn render(args: &RenderArgs, ui: Ui, done: &mut Done) -> Result<ExitCode> {
     let first_render = !args.out.join(".nix2dream").exists();
     // Locked, and any interrupted render undone, before anything is staged.
     let mut out = output::OutputDir::open_for_writing(&args.out, wait).or_fail(Failure::Io)?;
-    build_artifacts(&mut outcome, &deployment, &mut out, image_limit, &options, done, true, cache.as_ref()).or_fail(Failure::Plugin)?;
+    build_artifacts(&mut outcome, &deployment, &mut out, image_limit, &options, done, Reuse::Earlier(cache.as_ref())).or_fail(Failure::Plugin)?;
     let written = out.write_all(&outcome.files, args.force).or_fail(Failure::Io)?;
     if let Some(measured) = &done.measured {
         out.save_measured_layers(measured);
@@ -231,14 +231,22 @@ fn shown_path(dir: &std::path::Path) -> String {
     }
 }
 
+/// What `build_artifacts` may take from earlier renders.
+enum Reuse<'a> {
+    /// Nothing (`--check`, which trusts nothing).
+    Nothing,
+    /// What earlier renders into this directory left, and the layer digests
+    /// recorded in this cache's record by renders into any directory.
+    Earlier(Option<&'a Cache>),
+}
+
 /// Builds the image archives and VM roots the plugins asked for, inside the
 /// output directory's stage folder (so an interrupted render leaves nothing
 /// behind); VM roots share the image limit with the images. With
-/// `keep_unchanged` (not for `--check`, which trusts nothing), an image
-/// whose archive in place is what it would be again is kept, not built
-/// again, the store layers whose digests earlier renders measured (into
-/// this directory, or any other: `cache`'s record) are not hashed again, and
-/// the closures earlier renders into this directory found are not asked again.
+/// `Reuse::Earlier`, an image whose archive in place is what it would be
+/// again is kept, not built again, the store layers whose digests earlier
+/// renders measured are not hashed again, and the closures earlier renders
+/// into this directory found are not asked again.
 fn build_artifacts(
     outcome: &mut render::Outcome,
     deployment: &deployment::Deployment,
@@ -246,16 +254,17 @@ fn build_artifacts(
     image_limit: u64,
     options: &render::Options,
     done: &mut Done,
-    keep_unchanged: bool,
-    cache: Option<&Cache>,
+    reuse: Reuse,
 ) -> Result<()> {
     if outcome.images.is_empty() && outcome.vm_roots.is_empty() {
         return Ok(());
     }
     let spool = out.spool_dir()?;
-    let (unchanged, mut measured, mut closures) =
-        if keep_unchanged { (out.unchanged_files(), out.measured_layers(), out.known_closures()) } else { Default::default() };
-    let cache = cache.filter(|_| keep_unchanged && !outcome.images.is_empty());
+    let (cache, (unchanged, mut measured, mut closures)) = match reuse {
+        Reuse::Earlier(cache) => (cache, (out.unchanged_files(), out.measured_layers(), out.known_closures())),
+        Reuse::Nothing => (None, Default::default()),
+    };
+    let cache = cache.filter(|_| !outcome.images.is_empty());
     let shared = cache.and_then(|c| c.read_record(LAYER_RECORD)).unwrap_or_default();
     measured.add_json(&shared);
     let images = image_requests::build_all(&outcome.images, deployment, &spool, image_limit, &unchanged, &mut measured, &mut closures)?;

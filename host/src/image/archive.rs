@@ -216,7 +216,7 @@ fn write_image<'a>(archive: &mut Archive, image: &Input<'a>, measured: &mut Meas
         .volumes
         .iter()
         .chain(&spec.config.working_dir)
-        .filter(|d| d.trim_matches('/') != "" && !spec.config.shared_dirs.contains(d))
+        .filter(|d| !d.trim_matches('/').is_empty() && !spec.config.shared_dirs.contains(d))
         .cloned()
         .collect();
     let files_blob = archive

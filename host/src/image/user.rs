@@ -64,7 +64,7 @@ fn file_text<'a>(files: &'a [ImageFile], path: &str) -> Option<&'a str> {
 }
 
 /// The first colon-separated line (at least 4 fields) that `matches`.
-fn lookup<'a>(text: Option<&'a str>, matches: impl Fn(&[&str]) -> bool) -> Option<Vec<&'a str>> {
+fn lookup(text: Option<&str>, matches: impl Fn(&[&str]) -> bool) -> Option<Vec<&str>> {
     text?.lines().map(|line| line.split(':').collect::<Vec<_>>()).find(|f| f.len() >= 4 && matches(f))
 }
 

@@ -61,6 +61,8 @@ pub fn kind(dir: impl AsFd, name: impl AsRef<OsStr>) -> io::Result<Kind> {
 /// `(device, inode)` of `name` in `dir`, not following a link; None when absent.
 pub fn identity(dir: impl AsFd, name: impl AsRef<OsStr>) -> io::Result<Option<(u64, u64)>> {
     match rfs::statat(dir, name.as_ref(), AtFlags::SYMLINK_NOFOLLOW) {
+        // dev_t and ino_t are narrower than u64 on some targets.
+        #[allow(clippy::unnecessary_cast)]
         Ok(stat) => Ok(Some((stat.st_dev as u64, stat.st_ino as u64))),
         Err(rustix::io::Errno::NOENT) => Ok(None),
         Err(e) => Err(e.into()),
