@@ -164,11 +164,9 @@ fn library_package(tmp: &Path, name: &str, elf_files: &[PathBuf]) -> String {
     }
     // Loaded by name at run time, not listed by ldd: thread cancellation
     // (Python, MariaDB) needs libgcc_s.
-    for extra in ["libgcc_s.so.1"] {
-        let path = Path::new("/lib/x86_64-linux-gnu").join(extra);
-        if path.is_file() {
-            libraries.insert(extra.to_owned(), path);
-        }
+    let libgcc = Path::new("/lib/x86_64-linux-gnu/libgcc_s.so.1");
+    if libgcc.is_file() {
+        libraries.insert("libgcc_s.so.1".to_owned(), libgcc.to_owned());
     }
     let dir = tmp.join(format!("{name}-libraries"));
     let lib = dir.join("lib");

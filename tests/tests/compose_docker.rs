@@ -8,9 +8,6 @@ use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// A "package" holding Debian's static busybox and its applets, added to the
-/// Nix store; returns its store path.
-
 struct Project {
     name: String,
     dir: PathBuf,

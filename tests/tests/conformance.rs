@@ -48,7 +48,7 @@ fn assert_conforms(plugin: &str, probe: &Probe, output: &str) {
 /// Waits for the probe's complete report in `log()`.
 fn wait_report(log: impl FnMut() -> String) -> String {
     let mut log = log;
-    wait_for(60, || Some(log()).filter(|l| l.contains("N2D-PROBE end"))).unwrap_or_else(|| log())
+    wait_for(60, || Some(log()).filter(|l| l.contains("N2D-PROBE end"))).unwrap_or_else(log)
 }
 
 #[test]

@@ -60,11 +60,14 @@ enum Owner {
     Probe(usize),
 }
 
+/// An http probe's outcome: the unit's index, and whether it answered.
+type ProbeResult = (usize, bool);
+
 pub struct Supervisor {
     units: Vec<Unit>,
     pids: HashMap<i32, Owner>,
     stop_timeout: Duration,
-    http_results: (mpsc::Sender<(usize, bool)>, mpsc::Receiver<(usize, bool)>),
+    http_results: (mpsc::Sender<ProbeResult>, mpsc::Receiver<ProbeResult>),
     all_up_reported: bool,
 }
 

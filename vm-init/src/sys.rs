@@ -53,7 +53,7 @@ pub fn chown(path: &Path, uid: u32, gid: u32) -> Result<()> {
 pub fn load_module(path: &Path) -> Result<()> {
     const MODULE_INIT_COMPRESSED_FILE: libc::c_int = 4;
     let file = std::fs::File::open(path)?;
-    let compressed = !path.extension().is_some_and(|e| e == "ko");
+    let compressed = path.extension().is_none_or(|e| e != "ko");
     let flags = if compressed { MODULE_INIT_COMPRESSED_FILE } else { 0 };
     let params = cstr("")?;
     use std::os::fd::AsRawFd;

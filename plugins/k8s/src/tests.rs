@@ -16,7 +16,7 @@ fn object<'a>(docs: &'a [Value], kind: &str, name: &str) -> &'a Value {
 }
 
 fn errors(d: Deployment) -> Vec<Diagnostic> {
-    K8s::render(d).err().expect("refused")
+    K8s::render(d).expect_err("refused")
 }
 
 fn checked(start_period: u32) -> Healthcheck {
