@@ -143,3 +143,9 @@ fi
 for tool in honcho check-jsonschema kubernetes-validate componentize-py; do
   command -v "$tool" >/dev/null || { echo "install-deps: $tool is installed but not on PATH" >&2; exit 1; }
 done
+# clippy lints the workspace at the end of `./x test`: rustup's default
+# profile has it; where it is missing, add it (needs rustup's network).
+if ! cargo clippy --version >/dev/null 2>&1; then
+  echo "install-deps: rustup component add clippy" >&2
+  rustup component add clippy || { echo "install-deps: clippy is missing and could not be added: rustup component add clippy" >&2; exit 1; }
+fi
