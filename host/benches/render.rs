@@ -504,30 +504,30 @@ fn render_loop(plugin: &str, services: usize, runs: usize) {
     let cache = cache_in(tmp.path());
     let plugins = [Plugin::load(&plugin_file(plugin), limits, Some(&cache)).unwrap()];
     let options = nix2dream::render::Options { strict: false, allow_unsupported: Vec::new() };
-    let mut times: Vec<Duration> = (0..runs)
-        .map(|_| {
-            let start = Instant::now();
-            drop(nix2dream::render::render(&d, &plugins, &options).unwrap());
-            start.elapsed()
-        })
-        .collect();
-    times.sort();
-    println!("{plugin} {services}: render fastest {} ms, median {} ms ({runs} runs)", ms(times[0]), ms(times[runs / 2]));
+    print_render_times(&format!("{plugin} {services}"), runs, || {
+        let start = Instant::now();
+        drop(nix2dream::render::render(&d, &plugins, &options).unwrap());
+        start.elapsed()
+    });
 }
 
 /// `--render-loop`'s twin for the plugin's own code run natively.
 fn native_loop(plugin: &str, services: usize, runs: usize) {
     let records = native::big_deployment(services);
-    let mut times: Vec<Duration> = (0..runs)
-        .map(|_| {
-            let deployment = records.clone();
-            let start = Instant::now();
-            drop(native::render(plugin, deployment));
-            start.elapsed()
-        })
-        .collect();
+    print_render_times(&format!("{plugin} {services}, natively"), runs, || {
+        let deployment = records.clone();
+        let start = Instant::now();
+        drop(native::render(plugin, deployment));
+        start.elapsed()
+    });
+}
+
+/// Runs `once` (which times what it measures) `runs` times and prints the
+/// fastest and the median.
+fn print_render_times(what: &str, runs: usize, mut once: impl FnMut() -> Duration) {
+    let mut times: Vec<Duration> = (0..runs).map(|_| once()).collect();
     times.sort();
-    println!("{plugin} {services}, natively: render fastest {} ms, median {} ms ({runs} runs)", ms(times[0]), ms(times[runs / 2]));
+    println!("{what}: render fastest {} ms, median {} ms ({runs} runs)", ms(times[0]), ms(times[runs / 2]));
 }
 
 /// Every file-writing plugin beside its floor (no images: they are assembled

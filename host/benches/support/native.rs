@@ -10,12 +10,11 @@ use nix2dream_plugin_kit::{Artifact, Dependency, DependencyCondition, Deployment
 /// `big_json(services)` as the kit's records: services in the host's order
 /// (by name), each with its argv, its `ID` and a dependency on the next.
 pub fn big_deployment(services: usize) -> Deployment {
-    let mut names: Vec<String> = (0..services).map(|i| format!("s{i}")).collect();
-    names.sort();
-    let records = names
+    let mut numbered: Vec<(String, usize)> = (0..services).map(|i| (format!("s{i}"), i)).collect();
+    numbered.sort();
+    let records = numbered
         .iter()
-        .map(|name| {
-            let i: usize = name[1..].parse().unwrap();
+        .map(|(name, i)| {
             let mut s = service(name, &["app", &i.to_string()]).env("ID", &i.to_string());
             s.options_set = vec!["dependsOn".into(), "env".into(), "process.argv".into()];
             s.settings_json = "{}".into();
